@@ -1,0 +1,1 @@
+//! Zero-copy views and representations of the headers mptfo handles.
