@@ -130,7 +130,11 @@ pub fn pseudo_header_v6(src: Ipv6Addr, dst: Ipv6Addr, next_header: u8, length: u
 /// `new` (RFC 1624 eqn. 3: HC' = ~(~HC + ~m + m')).
 #[inline]
 pub fn update_u16(old_check: u16, old: u16, new: u16) -> u16 {
-    Sum::ZERO.add_u16(!old_check).add_u16(!old).add_u16(new).finish()
+    Sum::ZERO
+        .add_u16(!old_check)
+        .add_u16(!old)
+        .add_u16(new)
+        .finish()
 }
 
 /// Updates checksum `old_check` after a 32-bit field changed.
@@ -273,8 +277,20 @@ mod tests {
         // protocol.md §4: DSN 0xf5a101d3d29d6f73, SSN 1, len 5, "hello" -> 0x82a1.
         let c = dss_checksum(0xf5a101d3d29d6f73, 1, 5, Sum::of(b"hello"));
         assert_eq!(c, 0x82a1);
-        assert!(dss_checksum_verifies(0xf5a101d3d29d6f73, 1, 5, c, Sum::of(b"hello")));
-        assert!(!dss_checksum_verifies(0xf5a101d3d29d6f73, 1, 5, c, Sum::of(b"hellp")));
+        assert!(dss_checksum_verifies(
+            0xf5a101d3d29d6f73,
+            1,
+            5,
+            c,
+            Sum::of(b"hello")
+        ));
+        assert!(!dss_checksum_verifies(
+            0xf5a101d3d29d6f73,
+            1,
+            5,
+            c,
+            Sum::of(b"hellp")
+        ));
         // DATA_FIN only at DSN 0xf5a101d3d29d6f78, SSN 0, len 1 -> 0xc673.
         assert_eq!(dss_checksum(0xf5a101d3d29d6f78, 0, 1, Sum::ZERO), 0xc673);
     }

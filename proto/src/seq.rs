@@ -161,9 +161,15 @@ mod tests {
         let r = DataSeq(0x0000_0001_ffff_fff0);
         assert_eq!(DataSeq::expand(r, 0x10), DataSeq(0x0000_0002_0000_0010));
         let r = DataSeq(0x0000_0002_0000_0010);
-        assert_eq!(DataSeq::expand(r, 0xffff_fff0), DataSeq(0x0000_0001_ffff_fff0));
+        assert_eq!(
+            DataSeq::expand(r, 0xffff_fff0),
+            DataSeq(0x0000_0001_ffff_fff0)
+        );
         let r = DataSeq(0x9b0a_5cab_4a72_5bcd);
-        assert_eq!(DataSeq::expand(r, 0x4a72_5bf5), DataSeq(0x9b0a_5cab_4a72_5bf5));
+        assert_eq!(
+            DataSeq::expand(r, 0x4a72_5bf5),
+            DataSeq(0x9b0a_5cab_4a72_5bf5)
+        );
         assert_eq!(DataSeq(0xf5a101d3d29d6f73).low32(), 0xd29d6f73);
     }
 
