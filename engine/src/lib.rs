@@ -14,8 +14,11 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod config;
 pub mod counters;
 pub mod slab;
+pub mod stack;
 pub mod tcp;
 pub mod time;
 pub mod timer;
+pub mod worker;

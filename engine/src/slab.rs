@@ -419,3 +419,18 @@ mod tests {
         }
     }
 }
+
+/// Indexing with a key the caller knows is live (just looked up or
+/// inserted); a stale key is a bug and panics.
+impl<T> core::ops::Index<Key> for Slab<T> {
+    type Output = T;
+    fn index(&self, key: Key) -> &T {
+        self.get(key).expect("stale slab key")
+    }
+}
+
+impl<T> core::ops::IndexMut<Key> for Slab<T> {
+    fn index_mut(&mut self, key: Key) -> &mut T {
+        self.get_mut(key).expect("stale slab key")
+    }
+}

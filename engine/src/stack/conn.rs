@@ -1,0 +1,257 @@
+//! One connection as the application sees it: the MPTCP data level over its
+//! subflows, or a plain TCP connection (an MPTCP connection that fell back,
+//! or that never negotiated MPTCP, runs here too with `fallback` set).
+//!
+//! Owns: keys, tokens and IDSNs of both ends, the data sequence spaces (what
+//! was written and not yet DATA_ACKed, what arrived and in which order),
+//! DATA_FIN state in both directions, and the application-facing state. It
+//! does not know TCP sequence numbers: subflows translate with mappings.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use mptfo_nic::Buf;
+use mptfo_proto::crypto::KeyMaterial;
+use mptfo_proto::DataSeq;
+
+use crate::slab::Key;
+use crate::time::Instant;
+
+/// Where the connection stands at MPTCP level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MptcpMode {
+    /// MP_CAPABLE sent or received, not yet confirmed by the peer.
+    Pending,
+    /// Both keys known (RFC 8684 §3.1): DATA_ACKs can be sent.
+    Established,
+    /// Plain TCP: MPTCP was not negotiated, or the connection fell back
+    /// (RFC 8684 §3.7). Subflow bytes are the data stream 1:1.
+    Fallback,
+}
+
+/// A chunk of application data: assigned to DSNs when first sent.
+#[derive(Debug)]
+pub struct DataChunk<B> {
+    /// DSN of the first byte (valid once sent).
+    pub dsn: DataSeq,
+    /// The bytes, as a window of a stack-owned buffer.
+    pub buf: B,
+}
+
+/// Why a connection ended, as the application is told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseReason {
+    /// Both directions closed cleanly (DATA_FIN or FIN both ways).
+    Graceful,
+    /// The peer reset the connection (RST or MP_FASTCLOSE).
+    Reset,
+    /// The connection attempt was refused (RST in answer to the SYN).
+    Refused,
+    /// Retransmissions gave up (SYN or data).
+    TimedOut,
+    /// The application aborted it.
+    Aborted,
+}
+
+/// One connection.
+pub struct Conn<B> {
+    /// Our key in the connection slab.
+    pub key: Key,
+    /// MPTCP state.
+    pub mode: MptcpMode,
+    /// We opened it.
+    pub active: bool,
+    /// Our key, token and IDSN.
+    pub local: KeyMaterial,
+    /// The peer's key, token and IDSN, once known.
+    pub remote: Option<KeyMaterial>,
+    /// DSS checksums are in use.
+    pub checksum: bool,
+    /// The peer asked not to get more subflows to its initial address (C).
+    pub peer_deny_join_id0: bool,
+    /// Subflows of the connection (the first is the initial one).
+    pub subflows: Vec<Key>,
+    /// Listener port it was accepted on (0 for active opens).
+    pub listen_port: u16,
+    /// Application tag.
+    pub user_data: u64,
+
+    // Send side (data level).
+    /// Written, not yet sent.
+    pub unsent: VecDeque<B>,
+    /// Sent, not yet DATA_ACKed, in DSN order.
+    pub inflight: VecDeque<DataChunk<B>>,
+    /// Bytes in `unsent` and `inflight`.
+    pub send_buffered: usize,
+    /// DSN of the next new byte to send.
+    pub snd_nxt: DataSeq,
+    /// Oldest DSN not DATA_ACKed.
+    pub snd_una: DataSeq,
+    /// The application closed its side: a DATA_FIN follows the data.
+    pub fin_queued: bool,
+    /// DSN of our DATA_FIN, once sent.
+    pub fin_dsn: Option<DataSeq>,
+    /// Our DATA_FIN is DATA_ACKed.
+    pub fin_acked: bool,
+    /// When our DATA_FIN is resent if still not DATA_ACKed.
+    pub fin_rtx_at: Option<Instant>,
+    /// DATA_FIN retransmissions so far.
+    pub fin_retries: u8,
+    /// Client: every segment still carries MP_CAPABLE because no DATA_ACK
+    /// came back yet (RFC 8684 §3.1: the third ACK must arrive reliably).
+    pub mpc_echo_pending: bool,
+    /// Client: the first data byte still goes as MP_CAPABLE with data.
+    pub mpc_data_pending: bool,
+    /// Listener (TFO, `hold` reply timing): data written before the
+    /// client's key arrived waits.
+    pub hold_until_key: bool,
+    /// TFO SYN data accepted on this connection is counted against the
+    /// listener's pending queue until the handshake completes.
+    pub tfo_pending: bool,
+    /// A write was refused: tell the application when room frees up.
+    pub want_writable: bool,
+    /// Client: use TCP Fast Open on this connection.
+    pub tfo_client: bool,
+    /// Client: no SYN sent yet; the first write goes in it
+    /// (`TCP_FASTOPEN_CONNECT`).
+    pub deferred_connect: bool,
+    /// Queued in the stack's list of connections with output to do.
+    pub dirty: bool,
+    /// Deadline of the connection's timer-wheel entry in flight.
+    pub timer_armed: Option<Instant>,
+
+    // Receive side (data level).
+    /// Next DSN expected (what our DATA_ACK says), once the peer's IDSN is
+    /// known.
+    pub rcv_nxt: DataSeq,
+    /// Out-of-order data by DSN.
+    pub ooo: BTreeMap<u64, B>,
+    /// The peer's DATA_FIN arrived in order.
+    pub peer_fin: bool,
+    /// DSN of the peer's DATA_FIN, once seen (possibly out of order).
+    pub peer_fin_dsn: Option<DataSeq>,
+    /// A DATA_ACK change not yet sent to the peer.
+    pub data_ack_pending: bool,
+
+    // Lifecycle.
+    /// The application was told the connection exists (Accepted or
+    /// Connected).
+    pub announced: bool,
+    /// The application was told the connection ended.
+    pub closed: bool,
+    /// Why it ended, once it did.
+    pub close_reason: Option<CloseReason>,
+    /// When the connection started (for latency bookkeeping by apps).
+    pub created_at: Instant,
+}
+
+impl<B: Buf> Conn<B> {
+    /// A new connection with our key material.
+    pub fn new(key: Key, local: KeyMaterial, active: bool, now: Instant) -> Conn<B> {
+        let first = local.idsn + 1;
+        Conn {
+            key,
+            mode: MptcpMode::Pending,
+            active,
+            local,
+            remote: None,
+            checksum: false,
+            peer_deny_join_id0: false,
+            subflows: Vec::with_capacity(1),
+            listen_port: 0,
+            user_data: 0,
+            unsent: VecDeque::new(),
+            inflight: VecDeque::new(),
+            send_buffered: 0,
+            snd_nxt: first,
+            snd_una: first,
+            fin_queued: false,
+            fin_dsn: None,
+            fin_acked: false,
+            fin_rtx_at: None,
+            fin_retries: 0,
+            mpc_echo_pending: false,
+            mpc_data_pending: false,
+            hold_until_key: false,
+            tfo_pending: false,
+            want_writable: false,
+            tfo_client: false,
+            deferred_connect: false,
+            dirty: false,
+            timer_armed: None,
+            rcv_nxt: DataSeq(0),
+            ooo: BTreeMap::new(),
+            peer_fin: false,
+            peer_fin_dsn: None,
+            data_ack_pending: false,
+            announced: false,
+            closed: false,
+            close_reason: None,
+            created_at: now,
+        }
+    }
+
+    /// True when MPTCP options are in use on the connection.
+    pub fn is_mptcp(&self) -> bool {
+        self.mode != MptcpMode::Fallback
+    }
+
+    /// We can put a DATA_ACK in a DSS (the peer's IDSN is known).
+    pub fn can_data_ack(&self) -> bool {
+        self.mode == MptcpMode::Established
+    }
+
+    /// Learns the peer's key: its IDSN fixes our receive DATA_ACK at
+    /// IDSN+1 (RFC 8684 §3.1; TFO data stays outside, protocol.md §7.3).
+    pub fn set_remote_key(&mut self, remote: KeyMaterial) {
+        self.remote = Some(remote);
+        self.rcv_nxt = remote.idsn + 1;
+        self.mode = MptcpMode::Established;
+        self.data_ack_pending = true;
+    }
+
+    /// Applies a DATA_ACK: frees what it covers. Returns true if it moved.
+    /// RFC 8684 §3.3.2: an ACK for data not yet sent is ignored.
+    pub fn on_data_ack(&mut self, ack: DataSeq) -> bool {
+        let limit = match self.fin_dsn {
+            Some(f) => f + 1,
+            None => self.snd_nxt,
+        };
+        if ack <= self.snd_una || ack > limit {
+            return false;
+        }
+        self.snd_una = ack;
+        while let Some(front) = self.inflight.front_mut() {
+            let end = front.dsn + front.buf.len();
+            if end <= ack {
+                self.send_buffered -= front.buf.len();
+                self.inflight.pop_front();
+            } else {
+                if front.dsn < ack {
+                    let n = ack - front.dsn;
+                    front.buf.trim_front(n);
+                    front.dsn = ack;
+                    self.send_buffered -= n;
+                }
+                break;
+            }
+        }
+        if let Some(f) = self.fin_dsn {
+            if ack > f {
+                self.fin_acked = true;
+                self.fin_rtx_at = None;
+            }
+        }
+        true
+    }
+
+    /// Both DATA_FINs exchanged and acknowledged (RFC 8684 §3.3.3): the
+    /// subflows may close.
+    pub fn data_level_closed(&self) -> bool {
+        self.fin_acked && self.peer_fin
+    }
+
+    /// Nothing left to send at data level (all written data sent).
+    pub fn all_sent(&self) -> bool {
+        self.unsent.is_empty()
+    }
+}

@@ -1,0 +1,1229 @@
+//! The receive path: a burst of frames in, state changes, events and
+//! replies out.
+//!
+//! Owns: classification of a burst, batch validation of the burst's TFO
+//! cookies, the passive open (listener, TFO acceptance rules of RFC 7413
+//! §4.2 as Linux applies them, protocol.md §6.3), SYN-SENT processing
+//! (cookie caching, partial acknowledgement of SYN data, MP_CAPABLE or
+//! fallback), segment arrival in synchronized states (RFC 9293 §3.10.7.4),
+//! the MPTCP data level (DSS, DATA_ACK, DATA_FIN, protocol.md §5 and §7),
+//! and the timers.
+
+use std::net::SocketAddr;
+
+use mptfo_nic::{Buf, ChecksumStatus};
+use mptfo_proto::crypto::{KeyMaterial, MptcpKey};
+use mptfo_proto::options::{FastOpenOption, MpJoin, MptcpOption, SegmentOptions};
+use mptfo_proto::tfo::{CookieCheck, CookieRequest};
+use mptfo_proto::wire::{classify, Classified, FourTuple, TcpFlags};
+use mptfo_proto::{DataSeq, SubflowSeq};
+
+use super::conn::{CloseReason, Conn, MptcpMode};
+use super::output::SynInfo;
+use super::subflow::{OooSegment, RxMapping, Subflow, TcpState, MAX_OOO_SEGMENTS};
+use super::{Event, Stack};
+use crate::config::ReplyTiming;
+use crate::slab::Key;
+use crate::tcp::cc::CongestionControl;
+use crate::time::Instant;
+
+/// A received TCP segment, parsed; the payload is the frame buffer trimmed
+/// to the payload bytes.
+pub(super) struct Segment {
+    /// Interface it arrived on.
+    iface: usize,
+    /// Local end as `src`, remote end as `dst`.
+    tuple: FourTuple,
+    seq: SubflowSeq,
+    ack: Option<SubflowSeq>,
+    flags: TcpFlags,
+    window: u16,
+    opts: SegmentOptions,
+}
+
+impl Segment {
+    fn syn(&self) -> bool {
+        self.flags.contains(TcpFlags::SYN)
+    }
+    fn fin(&self) -> bool {
+        self.flags.contains(TcpFlags::FIN)
+    }
+    fn rst(&self) -> bool {
+        self.flags.contains(TcpFlags::RST)
+    }
+}
+
+/// Duplicate ACKs that trigger fast retransmit (RFC 5681 §3.2).
+const DUPACK_THRESHOLD: u32 = 3;
+
+/// Most DATA_FIN retransmissions before the connection is given up.
+const DATA_FIN_RETRIES: u8 = 10;
+
+impl<B: Buf> Stack<B> {
+    /// Processes a burst of frames received on interface `iface` at `now`.
+    /// The vector is drained. TFO cookies of the burst's SYNs are validated
+    /// together, in one pass (`CookieValidator::validate_batch`).
+    pub fn receive(&mut self, now: Instant, iface: usize, frames: &mut Vec<B>) {
+        if now > self.now {
+            self.now = now;
+        }
+        let mut parsed: Vec<(Segment, B)> = Vec::with_capacity(frames.len());
+        let mut requests: Vec<CookieRequest> = Vec::new();
+        let mut request_of: Vec<Option<usize>> = Vec::with_capacity(frames.len());
+        for mut frame in frames.drain(..) {
+            self.counters.mptfo_rx_packets += 1;
+            self.counters.mptfo_rx_bytes += frame.len() as u64;
+            let flags = frame.rx_flags();
+            if flags.l4_checksum == ChecksumStatus::Bad || flags.ip_checksum == ChecksumStatus::Bad {
+                self.counters.mptfo_rx_bad_checksum += 1;
+                continue;
+            }
+            let mut caps = self.ifaces[iface].checksum;
+            if flags.l4_checksum == ChecksumStatus::Good {
+                caps.tcp = mptfo_proto::checksum::Offload::Both;
+            }
+            if flags.ip_checksum == ChecksumStatus::Good {
+                caps.ipv4 = mptfo_proto::checksum::Offload::Both;
+            }
+            let (seg, off, len) = match classify(frame.data(), &caps) {
+                Ok(Classified::Tcp(t)) => {
+                    let opts = SegmentOptions::parse_lossy(t.options);
+                    let seg = Segment {
+                        iface,
+                        tuple: FourTuple {
+                            src_addr: t.dst_addr,
+                            src_port: t.dst_port,
+                            dst_addr: t.src_addr,
+                            dst_port: t.src_port,
+                        },
+                        seq: t.seq,
+                        ack: t.ack,
+                        flags: t.flags,
+                        window: t.window,
+                        opts,
+                    };
+                    if seg.syn() && seg.ack.is_none() {
+                        self.neighbors.insert(t.src_addr, t.eth_src.0);
+                    }
+                    (seg, t.payload_offset, t.payload.len())
+                }
+                Ok(_) => {
+                    self.counters.mptfo_rx_unsupported += 1;
+                    continue;
+                }
+                Err(mptfo_proto::Error::Checksum) => {
+                    self.counters.mptfo_rx_bad_checksum += 1;
+                    self.counters.tcp_in_csum_errors += 1;
+                    continue;
+                }
+                Err(_) => {
+                    self.counters.mptfo_rx_malformed += 1;
+                    continue;
+                }
+            };
+            if !self.ifaces[iface].addrs.contains(&seg.tuple.src_addr) {
+                self.counters.mptfo_rx_not_for_us += 1;
+                continue;
+            }
+            frame.trim_front(off);
+            let extra = frame.len() - len;
+            frame.trim_back(extra);
+            // A SYN with a cookie to a listener: validate with the batch.
+            let mut req = None;
+            if seg.syn()
+                && seg.ack.is_none()
+                && self.listeners.contains_key(&seg.tuple.src_port)
+                && !self.tuples.contains_key(&seg.tuple)
+            {
+                if let Some(fo) = seg.opts.fast_open {
+                    if !fo.is_request() {
+                        if let Some(cookie) = mptfo_proto::tfo::Cookie::from_bytes(fo.cookie()) {
+                            req = Some(requests.len());
+                            requests.push(CookieRequest {
+                                client: seg.tuple.dst_addr,
+                                server: seg.tuple.src_addr,
+                                cookie,
+                            });
+                        }
+                    }
+                }
+            }
+            request_of.push(req);
+            parsed.push((seg, frame));
+        }
+        let mut checks = vec![CookieCheck::Invalid; requests.len()];
+        if !requests.is_empty() {
+            self.cookies.validate_batch(&requests, &mut checks);
+        }
+        for ((seg, payload), req) in parsed.into_iter().zip(request_of) {
+            let check = req.map(|i| checks[i]);
+            self.on_segment(seg, payload, check);
+        }
+        self.flush();
+    }
+
+    fn on_segment(&mut self, seg: Segment, payload: B, cookie: Option<CookieCheck>) {
+        self.counters.tcp_in_segs += 1;
+        if let Some(&sk) = self.tuples.get(&seg.tuple) {
+            let state = self.subflows.get(sk).map(|s| s.state);
+            match state {
+                Some(TcpState::SynSent) => self.on_syn_sent(sk, seg, payload),
+                Some(TcpState::TimeWait) => self.on_time_wait(sk, seg),
+                Some(_) => self.on_synchronized(sk, seg, payload),
+                None => {}
+            }
+            return;
+        }
+        if seg.syn() && seg.ack.is_none() && self.listeners.contains_key(&seg.tuple.src_port) {
+            self.on_listen_syn(seg, payload, cookie);
+            return;
+        }
+        self.counters.mptfo_rx_no_socket += 1;
+        if !seg.rst() {
+            self.reset_unknown(&seg, payload.len());
+        }
+    }
+
+    /// RFC 9293 §3.10.7.1: a segment for no connection gets a RST.
+    fn reset_unknown(&mut self, seg: &Segment, payload_len: usize) {
+        let (seq, ack) = match seg.ack {
+            Some(a) => (a, None),
+            None => {
+                let len = payload_len + seg.syn() as usize + seg.fin() as usize;
+                (SubflowSeq(0), Some(seg.seq + len))
+            }
+        };
+        self.send_reset_for(seg.iface, seg.tuple, seq, ack, None);
+    }
+
+    /// A SYN to a listening port: MP_CAPABLE and TFO decisions, then the
+    /// new subflow in SYN-RECEIVED and the SYN/ACK.
+    fn on_listen_syn(&mut self, seg: Segment, payload: B, cookie_check: Option<CookieCheck>) {
+        let now = self.now;
+        let opts = seg.opts;
+        // MP_JOIN subflows come with multipath support; refuse for now as
+        // Linux does for an unknown token (RST, MP_TCPRST 0x01).
+        if let Some(MptcpOption::MpJoin(MpJoin::Syn { token, .. })) = opts.mptcp {
+            self.counters.mptcp_mp_join_syn_rx += 1;
+            if !self.tokens.contains_key(&token) {
+                self.counters.mptcp_mp_join_no_token_found += 1;
+            }
+            self.send_reset_for(
+                seg.iface,
+                seg.tuple,
+                SubflowSeq(0),
+                Some(seg.seq + 1),
+                Some(mptfo_proto::options::MpTcpRstReason::MptcpError),
+            );
+            return;
+        }
+        // RFC 8684 §3.1: MP_CAPABLE on a SYN is 4 bytes, version >= 1, and
+        // Linux wants exactly HMAC-SHA256 among the crypto bits and B = 0.
+        let mpc = match opts.mptcp {
+            Some(MptcpOption::MpCapable(m))
+                if self.cfg.mptcp.enabled
+                    && m.sender_key.is_none()
+                    && m.version >= 1
+                    && m.flags.is_acceptable() =>
+            {
+                Some(m)
+            }
+            _ => None,
+        };
+        if mpc.is_some() {
+            self.counters.mptcp_mp_capable_syn_rx += 1;
+        }
+        // TFO (protocol.md §6.3).
+        let tfo = self.cfg.tfo_server;
+        let n = payload.len();
+        let mut accept = false;
+        let mut offer: Option<FastOpenOption> = None;
+        if tfo.enabled && (opts.fast_open.is_some() || (n > 0 && tfo.no_cookie)) {
+            if self.tfo_pending >= tfo.queue_len {
+                self.counters.tcp_ext_tcp_fast_open_listen_overflow += 1;
+            } else if tfo.no_cookie && n > 0 {
+                accept = true;
+            } else if let Some(fo) = opts.fast_open {
+                let fresh = || {
+                    let c = self.cookies.issue(seg.tuple.dst_addr, seg.tuple.src_addr);
+                    FastOpenOption::new(fo.form, c.as_bytes()).ok()
+                };
+                if fo.is_request() {
+                    self.counters.tcp_ext_tcp_fast_open_cookie_reqd += 1;
+                    offer = fresh();
+                } else {
+                    match cookie_check.unwrap_or(CookieCheck::Invalid) {
+                        CookieCheck::ValidPrimary => accept = n > 0,
+                        CookieCheck::ValidBackup => {
+                            accept = n > 0;
+                            self.counters.tcp_ext_tcp_fast_open_passive_alt_key += 1;
+                            offer = fresh();
+                        }
+                        CookieCheck::Invalid => {
+                            self.counters.tcp_ext_tcp_fast_open_passive_fail += 1;
+                            offer = fresh();
+                        }
+                    }
+                }
+            }
+        }
+        let accepted = if accept { n as u32 } else { 0 };
+        if accept {
+            self.counters.tcp_ext_tcp_fast_open_passive += 1;
+        }
+        let local_key = self.draw_local_key();
+        let ck = self.conns.vacant_key();
+        let mut conn: Conn<B> = Conn::new(ck, local_key, false, now);
+        match mpc {
+            Some(m) => {
+                conn.checksum = self.cfg.mptcp.checksum || m.flags.checksum_required();
+                conn.peer_deny_join_id0 = m.flags.no_subflows_to_source();
+            }
+            None => conn.mode = MptcpMode::Fallback,
+        }
+        conn.listen_port = seg.tuple.src_port;
+        let iss = SubflowSeq(self.rand() as u32);
+        let sk = self.subflows.vacant_key();
+        let mut sf = Subflow::new(
+            &self.cfg,
+            sk,
+            ck,
+            seg.tuple,
+            seg.iface,
+            TcpState::SynReceived,
+            iss,
+            false,
+        );
+        sf.irs = seg.seq;
+        sf.rcv_nxt = seg.seq + (1 + accepted as usize);
+        // protocol.md §7.3 step 1: SSN 1 is the first byte after the
+        // accepted SYN data.
+        sf.rx_ssn_origin = seg.seq + accepted as usize;
+        sf.snd_wnd = seg.window as u32;
+        sf.snd_wl1 = seg.seq;
+        sf.snd_wl2 = iss;
+        if let Some(ws) = opts.wscale {
+            sf.snd_shift = ws.min(14);
+            sf.rcv_shift = self.cfg.window_shift;
+        }
+        sf.mss = self.cfg.mss.min(opts.mss.unwrap_or(536));
+        sf.cc.set_mss(sf.mss as usize);
+        sf.sack_ok = opts.sack_permitted && self.cfg.sack;
+        if let Some(ts) = opts.timestamps {
+            sf.ts_recent = ts.tsval;
+        }
+        sf.syn_info = SynInfo {
+            tsval: opts.timestamps.map(|t| t.tsval),
+            wscale: opts.wscale,
+            sack: opts.sack_permitted,
+        };
+        sf.synack_cookie = offer;
+        sf.syn_data_len = accepted;
+        sf.syn_had_tfo = opts.fast_open.is_some();
+        conn.subflows.push(sk);
+        let remote = SocketAddr::new(seg.tuple.dst_addr, seg.tuple.dst_port);
+        if accept {
+            conn.tfo_pending = true;
+            conn.hold_until_key =
+                conn.mode == MptcpMode::Pending && self.cfg.reply_timing == ReplyTiming::Hold;
+            conn.announced = true;
+        }
+        self.conns.insert(conn);
+        self.subflows.insert(sf);
+        self.tuples.insert(seg.tuple, sk);
+        self.tokens.insert(local_key.token, ck);
+        self.counters.tcp_passive_opens += 1;
+        if accept {
+            self.tfo_pending += 1;
+            // RFC 7413 §4.2.2: SYN data goes to the application at once,
+            // before the handshake completes (outside the data sequence
+            // space under MPTCP, RFC 8684 Appendix B).
+            self.events.push_back(Event::Accepted {
+                conn: ck,
+                port: seg.tuple.src_port,
+                remote,
+            });
+            self.events.push_back(Event::Data {
+                conn: ck,
+                data: payload,
+            });
+        }
+        let info = self.subflows[sk].syn_info;
+        self.send_synack(sk, offer, info);
+        self.arm_subflow_timer(sk);
+    }
+
+    /// SYN-SENT: the answer to our SYN (RFC 9293 §3.10.7.3).
+    fn on_syn_sent(&mut self, sk: Key, seg: Segment, payload: B) {
+        let now = self.now;
+        let sf = &self.subflows[sk];
+        let ck = sf.conn;
+        if let Some(ack) = seg.ack {
+            if ack <= sf.iss || ack > sf.snd_nxt {
+                if !seg.rst() {
+                    self.send_reset_for(seg.iface, seg.tuple, ack, None, None);
+                }
+                return;
+            }
+        }
+        if seg.rst() {
+            if seg.ack.is_some() {
+                self.counters.tcp_attempt_fails += 1;
+                self.finish_conn(ck, CloseReason::Refused);
+            }
+            return;
+        }
+        let Some(ack) = seg.ack else {
+            // Simultaneous open is not used by any of our peers; ignore.
+            return;
+        };
+        if !seg.syn() {
+            return;
+        }
+        let opts = seg.opts;
+        let iss = sf.iss;
+        let syn_data_len = sf.syn_data_len;
+        let acked_data = (ack.diff(iss).max(0) as u32).saturating_sub(1).min(syn_data_len);
+        let (local, remote) = (sf.tuple.src_addr, sf.tuple.dst_addr);
+        let syn_had_tfo = sf.syn_had_tfo;
+        let sf = &mut self.subflows[sk];
+        sf.irs = seg.seq;
+        sf.rcv_nxt = seg.seq + 1;
+        sf.rx_ssn_origin = seg.seq;
+        sf.mss = self.cfg.mss.min(opts.mss.unwrap_or(536));
+        sf.cc.set_mss(sf.mss as usize);
+        if let Some(ws) = opts.wscale {
+            sf.snd_shift = ws.min(14);
+            sf.rcv_shift = self.cfg.window_shift;
+        }
+        // RFC 7323 §2.2: the window of a SYN/ACK is not scaled.
+        sf.snd_wnd = seg.window as u32;
+        sf.snd_wl1 = seg.seq;
+        sf.snd_wl2 = ack;
+        sf.ts_ok = self.cfg.timestamps && opts.timestamps.is_some();
+        if let Some(ts) = opts.timestamps {
+            sf.ts_recent = ts.tsval;
+        }
+        sf.sack_ok = self.cfg.sack && opts.sack_permitted;
+        // The SYN segment leaves the retransmission queue; SYN data the
+        // SYN/ACK did not acknowledge becomes ordinary data again
+        // (RFC 7413 §4.1.2, protocol.md §7.4).
+        let mut leftover = None;
+        if let Some(syn) = sf.rtx.pop_front() {
+            if syn.retransmits == 0 {
+                sf.rtt.on_sample(now.saturating_duration_since(syn.sent_at));
+            }
+            if let Some(mut p) = syn.payload {
+                if (acked_data as usize) < p.len() {
+                    p.trim_front(acked_data as usize);
+                    leftover = Some(p);
+                }
+            }
+        }
+        sf.snd_una = ack;
+        sf.snd_nxt = ack;
+        // protocol.md §7.2: SSN 1 is the first byte after the acknowledged
+        // TFO data.
+        sf.tx_ssn_origin = iss + acked_data as usize;
+        sf.rto_at = None;
+        sf.rto_count = 0;
+        sf.state = TcpState::Established;
+        sf.ack_now = true;
+        let mss = sf.mss;
+        self.counters.tcp_curr_estab = self.counters.tcp_curr_estab.wrapping_add(1);
+        // TFO client bookkeeping (RFC 7413 §4.1.3).
+        let c = &mut self.conns[ck];
+        if c.tfo_client {
+            let cookie = opts.fast_open.filter(|f| !f.is_request());
+            let asked = syn_had_tfo && syn_data_len == 0;
+            self.cookie_cache.on_synack(local, remote, cookie, asked, opts.mss.unwrap_or(mss));
+            if syn_data_len > 0 {
+                if acked_data == syn_data_len {
+                    self.counters.tcp_ext_tcp_fast_open_active += 1;
+                } else {
+                    self.counters.tcp_ext_tcp_fast_open_active_fail += 1;
+                }
+            }
+        }
+        let c = &mut self.conns[ck];
+        if c.mode == MptcpMode::Pending {
+            match opts.mptcp {
+                Some(MptcpOption::MpCapable(m))
+                    if m.version == 1
+                        && m.flags.is_acceptable()
+                        && m.receiver_key.is_none()
+                        && m.sender_key.is_some() =>
+                {
+                    let key = m.sender_key.unwrap_or_default();
+                    c.set_remote_key(KeyMaterial::new(MptcpKey(key)));
+                    c.checksum = c.checksum || m.flags.checksum_required();
+                    c.peer_deny_join_id0 = m.flags.no_subflows_to_source();
+                    c.mpc_echo_pending = true;
+                    c.mpc_data_pending = true;
+                    self.counters.mptcp_mp_capable_synack_rx += 1;
+                }
+                _ => {
+                    // RFC 8684 §3.1: no valid MP_CAPABLE in the SYN/ACK:
+                    // plain TCP.
+                    c.mode = MptcpMode::Fallback;
+                    self.counters.mptcp_mp_capable_fallback_synack += 1;
+                }
+            }
+        }
+        let c = &mut self.conns[ck];
+        if let Some(p) = leftover {
+            c.unsent.push_front(p);
+        }
+        c.announced = true;
+        self.events.push_back(Event::Connected { conn: ck });
+        if !payload.is_empty() {
+            // Data on a SYN/ACK: accept it like any in-order data.
+            self.deliver_in_order(sk, seg.seq + 1, payload);
+        }
+        self.mark_dirty(ck);
+    }
+
+    fn on_time_wait(&mut self, sk: Key, seg: Segment) {
+        if seg.rst() {
+            self.remove_subflow(sk);
+            return;
+        }
+        // RFC 9293 §3.10.7.4: a retransmitted FIN is acknowledged again and
+        // restarts the 2 MSL wait.
+        if seg.fin() {
+            let now = self.now;
+            let tw = self.cfg.time_wait;
+            if let Some(sf) = self.subflows.get_mut(sk) {
+                sf.timewait_at = Some(now + tw);
+            }
+            self.send_ack(sk);
+            self.arm_subflow_timer(sk);
+        }
+    }
+
+    /// SYN-RECEIVED and every synchronized state.
+    fn on_synchronized(&mut self, sk: Key, seg: Segment, payload: B) {
+        let now = self.now;
+        let wnd = self.cfg.recv_window;
+        let sf = &self.subflows[sk];
+        let ck = sf.conn;
+        // A retransmitted SYN while we are in SYN-RECEIVED: answer again.
+        if seg.syn() && seg.ack.is_none() && sf.state == TcpState::SynReceived && seg.seq == sf.irs {
+            let info = sf.syn_info;
+            let cookie = sf.synack_cookie;
+            self.send_synack(sk, cookie, info);
+            return;
+        }
+        // RFC 9293 §3.10.7.4 first: sequence number acceptable?
+        let seg_len = payload.len() + seg.syn() as usize + seg.fin() as usize;
+        let rcv_nxt = sf.rcv_nxt;
+        let wnd_end = rcv_nxt + wnd as usize;
+        let acceptable = if seg_len == 0 {
+            seg.seq.in_range(rcv_nxt, wnd_end) || seg.seq == rcv_nxt
+        } else {
+            let last = seg.seq + (seg_len - 1);
+            seg.seq.in_range(rcv_nxt, wnd_end) || last.in_range(rcv_nxt, wnd_end)
+        };
+        if !acceptable {
+            if !seg.rst() {
+                self.subflows[sk].ack_now = true;
+                self.mark_dirty(ck);
+            }
+            return;
+        }
+        // Second: RST (RFC 5961 §3.2: exact match resets, else challenge).
+        if seg.rst() {
+            if seg.seq == rcv_nxt {
+                self.on_reset(sk);
+            } else {
+                self.counters.tcp_ext_tcp_challenge_ack += 1;
+                self.subflows[sk].ack_now = true;
+                self.mark_dirty(ck);
+            }
+            return;
+        }
+        // Fourth: a SYN in a synchronized state gets a challenge ACK.
+        if seg.syn() {
+            self.counters.tcp_ext_tcp_syn_challenge += 1;
+            self.subflows[sk].ack_now = true;
+            self.mark_dirty(ck);
+            return;
+        }
+        // Fifth: the ACK field.
+        let Some(ack) = seg.ack else {
+            return;
+        };
+        if self.subflows[sk].state == TcpState::SynReceived {
+            let sf = &self.subflows[sk];
+            if ack <= sf.snd_una || ack > sf.snd_nxt {
+                self.send_reset_for(seg.iface, seg.tuple, ack, None, None);
+                return;
+            }
+            if !self.complete_passive_handshake(sk, &seg, payload.len()) {
+                return;
+            }
+        }
+        self.process_ack(sk, &seg, ack, payload.len());
+        if !self.subflows.contains(sk) {
+            return;
+        }
+        // MPTCP options (DATA_ACK, mappings, DATA_FIN, fast close).
+        if self.conns.get(ck).is_some_and(|c| c.is_mptcp()) {
+            if !self.process_mptcp_options(sk, &seg, payload.len()) {
+                return;
+            }
+        }
+        // Seventh: the payload.
+        let state = self.subflows[sk].state;
+        let receiving = matches!(
+            state,
+            TcpState::Established | TcpState::FinWait1 | TcpState::FinWait2
+        );
+        if receiving && !payload.is_empty() {
+            self.on_payload(sk, seg.seq, payload, seg.fin());
+        } else if receiving && seg.fin() {
+            if seg.seq == self.subflows[sk].rcv_nxt {
+                self.on_fin(sk);
+            } else {
+                self.subflows[sk].ack_now = true;
+            }
+        }
+        self.check_peer_data_fin(ck, sk);
+        self.mark_dirty(ck);
+    }
+
+    /// The ACK that completes a passive open. Returns false when the segment
+    /// was consumed (connection gone).
+    fn complete_passive_handshake(&mut self, sk: Key, seg: &Segment, payload_len: usize) -> bool {
+        let sf = &mut self.subflows[sk];
+        sf.state = TcpState::Established;
+        let ck = sf.conn;
+        self.counters.tcp_curr_estab = self.counters.tcp_curr_estab.wrapping_add(1);
+        let c = &mut self.conns[ck];
+        if c.tfo_pending {
+            c.tfo_pending = false;
+            self.tfo_pending -= 1;
+        }
+        if c.mode == MptcpMode::Pending {
+            // RFC 8684 §3.1 / protocol.md §5.5: the third ACK (or first
+            // data) must carry MP_CAPABLE with both keys; its length must fit
+            // the packet (20 without payload, 22/24 with). Anything else
+            // means plain TCP, as Linux does.
+            let local = c.local.key.0;
+            let ok = match seg.opts.mptcp {
+                Some(MptcpOption::MpCapable(m)) => {
+                    m.version == 1
+                        && m.receiver_key == Some(local)
+                        && m.sender_key.is_some()
+                        && (m.data_len.is_some() == (payload_len > 0))
+                }
+                _ => false,
+            };
+            if ok {
+                let Some(MptcpOption::MpCapable(m)) = seg.opts.mptcp else {
+                    unreachable!()
+                };
+                c.set_remote_key(KeyMaterial::new(MptcpKey(m.sender_key.unwrap_or_default())));
+                c.peer_deny_join_id0 = m.flags.no_subflows_to_source();
+                self.counters.mptcp_mp_capable_ack_rx += 1;
+                if let Some(dl) = m.data_len {
+                    let dsn = c.remote.map(|r| r.idsn + 1).unwrap_or_default();
+                    self.subflows[sk].rx_map = Some(RxMapping {
+                        dsn,
+                        ssn: 1,
+                        len: dl as u32,
+                        data_fin: false,
+                    });
+                }
+            } else {
+                c.mode = MptcpMode::Fallback;
+                self.counters.mptcp_mp_capable_fallback_ack += 1;
+            }
+        }
+        let c = &mut self.conns[ck];
+        if !c.announced {
+            c.announced = true;
+            let t = self.subflows[sk].tuple;
+            self.events.push_back(Event::Accepted {
+                conn: ck,
+                port: t.src_port,
+                remote: SocketAddr::new(t.dst_addr, t.dst_port),
+            });
+        }
+        true
+    }
+
+    /// RFC 9293 §3.10.7.4 fifth step, with RFC 5681/6582 loss recovery.
+    fn process_ack(&mut self, sk: Key, seg: &Segment, ack: SubflowSeq, payload_len: usize) {
+        let now = self.now;
+        let sf = &mut self.subflows[sk];
+        let ck = sf.conn;
+        if ack > sf.snd_nxt {
+            // Acknowledges something not yet sent: ACK and drop.
+            sf.ack_now = true;
+            return;
+        }
+        if let (true, Some(ts)) = (sf.ts_ok, seg.opts.timestamps) {
+            if ts.tsval.wrapping_sub(sf.ts_recent) as i32 >= 0 {
+                sf.ts_recent = ts.tsval;
+            }
+        }
+        let in_flight = sf.in_flight() as usize;
+        let mut newly_acked = 0u32;
+        if ack > sf.snd_una {
+            let (acked, sample) = sf.take_acked(ack, now);
+            newly_acked = acked;
+            if let Some(rtt) = sample {
+                sf.rtt.on_sample(rtt);
+            }
+            sf.snd_una = ack;
+            sf.rto_count = 0;
+            sf.dupacks = 0;
+            match sf.recover {
+                Some(r) if ack >= r => {
+                    sf.recover = None;
+                    let flight = sf.in_flight() as usize;
+                    sf.cc.on_recovery_exit(now, flight);
+                }
+                Some(_) => {
+                    // RFC 6582 partial ACK: resend the next hole.
+                    sf.cc.on_partial_ack(acked as usize);
+                    self.retransmit_front(sk);
+                }
+                None => {
+                    let srtt = sf.rtt.srtt();
+                    sf.cc.on_ack(now, acked as usize, srtt, in_flight);
+                }
+            }
+            let sf = &mut self.subflows[sk];
+            sf.restart_rto(now);
+        } else if ack == sf.snd_una
+            && payload_len == 0
+            && !seg.fin()
+            && !sf.rtx.is_empty()
+            && (seg.window as u32) << sf.snd_shift == sf.snd_wnd
+            && !signalling(&seg.opts)
+        {
+            // RFC 5681 §2 duplicate ACK; protocol.md §5.3: ACKs that carry
+            // a DATA_FIN or address signalling never count.
+            sf.dupacks += 1;
+            if sf.recover.is_some() {
+                sf.cc.on_dup_ack();
+            } else if sf.dupacks == DUPACK_THRESHOLD {
+                sf.recover = Some(sf.snd_nxt);
+                sf.cc.on_loss_fast_retransmit(now, in_flight);
+                self.counters.tcp_ext_tcp_fast_retrans += 1;
+                self.counters.tcp_ext_tcp_reno_recovery += 1;
+                self.retransmit_front(sk);
+            }
+        }
+        let sf = &mut self.subflows[sk];
+        // RFC 9293 §3.10.7.4: window update.
+        if sf.snd_wl1 < seg.seq || (sf.snd_wl1 == seg.seq && sf.snd_wl2 <= ack) {
+            sf.snd_wnd = (seg.window as u32) << sf.snd_shift;
+            sf.snd_wl1 = seg.seq;
+            sf.snd_wl2 = ack;
+        }
+        // Our FIN acknowledged?
+        let fin_acked = sf.snd_una == sf.snd_nxt;
+        match sf.state {
+            TcpState::FinWait1 if fin_acked => sf.state = TcpState::FinWait2,
+            TcpState::Closing if fin_acked => self.enter_time_wait(sk),
+            TcpState::LastAck if fin_acked => {
+                self.subflows[sk].state = TcpState::Closed;
+                self.remove_subflow(sk);
+                self.maybe_finish(ck);
+                return;
+            }
+            _ => {}
+        }
+        // Under plain TCP the subflow ACK is the data ACK.
+        if newly_acked > 0 {
+            if let Some(c) = self.conns.get_mut(ck) {
+                if c.mode == MptcpMode::Fallback {
+                    let to = c.snd_una + newly_acked as usize;
+                    c.on_data_ack(to);
+                    self.maybe_writable(ck);
+                }
+            }
+        }
+    }
+
+    /// MPTCP options of an established subflow's segment (RFC 8684 §3.3).
+    /// Returns false when the connection is gone.
+    fn process_mptcp_options(&mut self, sk: Key, seg: &Segment, payload_len: usize) -> bool {
+        let ck = self.subflows[sk].conn;
+        for opt in seg.opts.mptcp_options() {
+            match *opt {
+                MptcpOption::Dss(d) => {
+                    let c = &mut self.conns[ck];
+                    if let Some(a) = d.data_ack {
+                        let ack = a.expand(c.snd_una);
+                        if c.active {
+                            c.mpc_echo_pending = false;
+                        }
+                        if c.on_data_ack(ack) {
+                            self.maybe_writable(ck);
+                        }
+                    }
+                    let c = &mut self.conns[ck];
+                    if let Some(m) = d.mapping {
+                        if m.is_infinite() {
+                            // RFC 8684 §3.7: the rest maps 1:1; plain TCP.
+                            self.counters.mptcp_infinite_map_rx += 1;
+                            c.mode = MptcpMode::Fallback;
+                            continue;
+                        }
+                        if c.remote.is_none() {
+                            continue;
+                        }
+                        let dsn = m.dsn.expand(c.rcv_nxt);
+                        let sf = &mut self.subflows[sk];
+                        sf.peer_dsn64 |= m.dsn.is_64bit();
+                        let len = m.data_len as u32 - d.data_fin as u32;
+                        if d.data_fin {
+                            c.peer_fin_dsn = Some(dsn + len as usize);
+                        }
+                        if len > 0 {
+                            sf.rx_map = Some(RxMapping {
+                                dsn,
+                                ssn: m.ssn,
+                                len,
+                                data_fin: d.data_fin,
+                            });
+                        }
+                    }
+                }
+                MptcpOption::MpCapable(m) => {
+                    // A repeated third ACK, or MP_CAPABLE with data after it
+                    // (protocol.md §2.1): the implicit mapping IDSN+1, SSN 1.
+                    let c = &self.conns[ck];
+                    if let (Some(remote), Some(dl), true) = (c.remote, m.data_len, payload_len > 0) {
+                        self.subflows[sk].rx_map = Some(RxMapping {
+                            dsn: remote.idsn + 1,
+                            ssn: 1,
+                            len: dl as u32,
+                            data_fin: false,
+                        });
+                    }
+                }
+                MptcpOption::MpFastclose { receiver_key } => {
+                    // RFC 8684 §3.5: act only on our own key.
+                    if receiver_key == self.conns[ck].local.key.0 {
+                        self.counters.mptcp_mp_fastclose_rx += 1;
+                        self.fastclose(ck);
+                        self.finish_conn(ck, CloseReason::Reset);
+                        return false;
+                    }
+                }
+                MptcpOption::MpTcpRst { .. } => self.counters.mptcp_mp_rst_rx += 1,
+                MptcpOption::AddAddr(a) => {
+                    if a.echo {
+                        self.counters.mptcp_echo_add += 1;
+                    } else {
+                        self.counters.mptcp_add_addr += 1;
+                    }
+                }
+                MptcpOption::RemoveAddr(_) => self.counters.mptcp_rm_addr += 1,
+                MptcpOption::MpPrio { .. } => self.counters.mptcp_mp_prio_rx += 1,
+                MptcpOption::MpFail { .. } => self.counters.mptcp_mp_fail_rx += 1,
+                _ => {}
+            }
+        }
+        true
+    }
+
+    /// Payload that passed the window check: in order, overlapping, or
+    /// beyond a hole.
+    fn on_payload(&mut self, sk: Key, seq: SubflowSeq, mut payload: B, fin: bool) {
+        let now = self.now;
+        let delayed_ack = self.cfg.delayed_ack;
+        let sf = &mut self.subflows[sk];
+        let rcv_nxt = sf.rcv_nxt;
+        let mut seq = seq;
+        if seq < rcv_nxt {
+            let dup = rcv_nxt - seq;
+            if dup >= payload.len() {
+                sf.ack_now = true;
+                return;
+            }
+            payload.trim_front(dup);
+            seq = rcv_nxt;
+        }
+        if seq == rcv_nxt {
+            let mss = sf.mss as usize;
+            let full = payload.len() >= mss;
+            let mapping = sf.rx_map;
+            let _ = mapping;
+            self.deliver_in_order(sk, seq, payload);
+            // Drain segments the hole was holding back.
+            loop {
+                let sf = &mut self.subflows[sk];
+                let Some(front) = sf.ooo.front() else { break };
+                if front.seq > sf.rcv_nxt {
+                    break;
+                }
+                let OooSegment {
+                    seq: s,
+                    payload: mut p,
+                    mapping,
+                    fin: f,
+                } = sf.ooo.pop_front().expect("front exists");
+                let next = sf.rcv_nxt;
+                let end = s + p.len();
+                if end < next || (end == next && !f) {
+                    continue;
+                }
+                let skip = next - s;
+                p.trim_front(skip);
+                if let Some(m) = mapping {
+                    sf.rx_map = Some(m);
+                }
+                if !p.is_empty() {
+                    self.deliver_in_order(sk, next, p);
+                }
+                if f {
+                    self.on_fin(sk);
+                }
+            }
+            if fin && self.subflows[sk].ooo.is_empty() {
+                self.on_fin(sk);
+            }
+            let sf = &mut self.subflows[sk];
+            sf.unacked_segments += 1;
+            if sf.unacked_segments >= 2 || !sf.ooo.is_empty() || !full {
+                // RFC 9293 §3.8.6.3 / RFC 5681 §4.2: at least every second
+                // full segment; small segments (requests, replies) are
+                // acknowledged after the delayed-ACK time unless a reply
+                // carries the ACK first.
+                if sf.unacked_segments >= 2 || !sf.ooo.is_empty() {
+                    sf.ack_now = true;
+                } else if sf.delack_at.is_none() {
+                    sf.delack_at = Some(now + delayed_ack);
+                }
+            } else if sf.delack_at.is_none() {
+                sf.delack_at = Some(now + delayed_ack);
+            }
+        } else {
+            // Beyond a hole: keep it (bounded) and ACK at once (RFC 5681
+            // §4.2: out-of-order data triggers an immediate ACK).
+            sf.ack_now = true;
+            if sf.ooo.len() >= MAX_OOO_SEGMENTS {
+                self.counters.tcp_ext_tcp_ofo_drop += 1;
+                return;
+            }
+            let pos = sf.ooo.iter().position(|o| o.seq >= seq).unwrap_or(sf.ooo.len());
+            if sf.ooo.get(pos).is_some_and(|o| o.seq == seq) {
+                return;
+            }
+            let mapping = sf.rx_map;
+            sf.ooo.insert(
+                pos,
+                OooSegment {
+                    seq,
+                    payload,
+                    mapping,
+                    fin,
+                },
+            );
+            self.counters.tcp_ext_tcp_ofo_queue += 1;
+        }
+    }
+
+    /// In-order subflow bytes at `seq`: advance rcv_nxt and hand them to
+    /// the connection (through the mapping under MPTCP).
+    fn deliver_in_order(&mut self, sk: Key, seq: SubflowSeq, payload: B) {
+        let sf = &mut self.subflows[sk];
+        let len = payload.len();
+        sf.rcv_nxt = seq + len;
+        let ck = sf.conn;
+        let ssn = sf.rx_ssn(seq);
+        let map = sf.rx_map;
+        let Some(c) = self.conns.get_mut(ck) else {
+            return;
+        };
+        if c.mode == MptcpMode::Fallback {
+            if !c.peer_fin {
+                self.events.push_back(Event::Data {
+                    conn: ck,
+                    data: payload,
+                });
+            }
+            return;
+        }
+        match map {
+            Some(m) if m.covers(ssn) => {
+                let offset = ssn.wrapping_sub(m.ssn);
+                let avail = (m.len - offset) as usize;
+                let dsn = m.dsn + offset as usize;
+                let mut p = payload;
+                if p.len() > avail {
+                    // Bytes beyond the mapping need a mapping of their own;
+                    // our peers put one mapping on each segment.
+                    self.counters.mptcp_dss_not_matching += 1;
+                    let extra = p.len() - avail;
+                    p.trim_back(extra);
+                }
+                self.deliver_data(ck, dsn, p);
+            }
+            _ => {
+                // RFC 8684 §3.3.1 / protocol.md §5.6: data without a mapping
+                // cannot be DATA_ACKed; counted and dropped at data level.
+                self.counters.mptcp_dss_no_match_tcp += 1;
+            }
+        }
+    }
+
+    /// Data-level reassembly: in-order bytes go to the application, later
+    /// ones wait, duplicates are dropped (RFC 8684 §3.3.1).
+    fn deliver_data(&mut self, ck: Key, dsn: DataSeq, mut data: B) {
+        let c = &mut self.conns[ck];
+        let end = dsn + data.len();
+        if end <= c.rcv_nxt {
+            self.counters.mptcp_duplicate_data += 1;
+            return;
+        }
+        c.data_ack_pending = true;
+        if dsn > c.rcv_nxt {
+            self.counters.mptcp_ofo_queue += 1;
+            c.ooo.entry(dsn.0).or_insert(data);
+            return;
+        }
+        let skip = c.rcv_nxt - dsn;
+        data.trim_front(skip);
+        c.rcv_nxt = end;
+        if !c.peer_fin {
+            self.events.push_back(Event::Data { conn: ck, data });
+        }
+        loop {
+            let c = &mut self.conns[ck];
+            let Some((&k, _)) = c.ooo.iter().next() else {
+                break;
+            };
+            if DataSeq(k) > c.rcv_nxt {
+                break;
+            }
+            let mut d = c.ooo.remove(&k).expect("key exists");
+            let e = DataSeq(k) + d.len();
+            if e <= c.rcv_nxt {
+                continue;
+            }
+            d.trim_front(c.rcv_nxt - DataSeq(k));
+            c.rcv_nxt = e;
+            self.events.push_back(Event::Data { conn: ck, data: d });
+        }
+    }
+
+    /// The peer's DATA_FIN counts once every byte before it arrived.
+    fn check_peer_data_fin(&mut self, ck: Key, sk: Key) {
+        let Some(c) = self.conns.get_mut(ck) else {
+            return;
+        };
+        if c.peer_fin || c.mode == MptcpMode::Fallback {
+            return;
+        }
+        if c.peer_fin_dsn == Some(c.rcv_nxt) {
+            c.peer_fin = true;
+            c.rcv_nxt = c.rcv_nxt + 1;
+            c.data_ack_pending = true;
+            self.events.push_back(Event::PeerClosed { conn: ck });
+            if let Some(sf) = self.subflows.get_mut(sk) {
+                sf.ack_now = true;
+            }
+        }
+    }
+
+    /// In-order FIN on a subflow (RFC 9293 §3.10.7.4 eighth step).
+    fn on_fin(&mut self, sk: Key) {
+        let sf = &mut self.subflows[sk];
+        sf.rcv_nxt = sf.rcv_nxt + 1;
+        sf.ack_now = true;
+        let ck = sf.conn;
+        let fin_acked = sf.snd_una == sf.snd_nxt;
+        match sf.state {
+            TcpState::Established | TcpState::SynReceived => sf.state = TcpState::CloseWait,
+            TcpState::FinWait1 if fin_acked => self.enter_time_wait(sk),
+            TcpState::FinWait1 => sf.state = TcpState::Closing,
+            TcpState::FinWait2 => self.enter_time_wait(sk),
+            _ => {}
+        }
+        if let Some(c) = self.conns.get_mut(ck) {
+            if c.mode == MptcpMode::Fallback && !c.peer_fin {
+                c.peer_fin = true;
+                self.events.push_back(Event::PeerClosed { conn: ck });
+            }
+        }
+    }
+
+    fn enter_time_wait(&mut self, sk: Key) {
+        let now = self.now;
+        let tw = self.cfg.time_wait;
+        let sf = &mut self.subflows[sk];
+        sf.state = TcpState::TimeWait;
+        sf.rto_at = None;
+        sf.rtx.clear();
+        sf.timewait_at = Some(now + tw);
+        self.counters.tcp_ext_tw += 1;
+    }
+
+    /// A valid RST: the subflow is gone; the connection with it when it was
+    /// the last one (RFC 8684 §3.6).
+    fn on_reset(&mut self, sk: Key) {
+        let ck = self.subflows[sk].conn;
+        let state = self.subflows[sk].state;
+        self.remove_subflow(sk);
+        if state.is_synchronized() {
+            self.counters.tcp_estab_resets += 1;
+        }
+        let last = self.conns.get(ck).is_some_and(|c| c.subflows.is_empty());
+        if last {
+            self.finish_conn(ck, CloseReason::Reset);
+        }
+    }
+
+    /// Tells the application it may write again once half the send buffer
+    /// is free.
+    fn maybe_writable(&mut self, ck: Key) {
+        let limit = self.cfg.send_buffer;
+        if let Some(c) = self.conns.get_mut(ck) {
+            if c.want_writable && c.send_buffered <= limit / 2 {
+                c.want_writable = false;
+                self.events.push_back(Event::Writable { conn: ck });
+            }
+            self.mark_dirty(ck);
+        }
+    }
+
+    /// A subflow's wheel entry fired: run whatever deadlines passed.
+    pub(super) fn on_subflow_timer(&mut self, sk: Key) {
+        let now = self.now;
+        let Some(sf) = self.subflows.get_mut(sk) else {
+            return;
+        };
+        sf.timer_armed = None;
+        if sf.timewait_at.is_some_and(|t| t <= now) {
+            let ck = sf.conn;
+            self.remove_subflow(sk);
+            self.maybe_finish(ck);
+            return;
+        }
+        if sf.delack_at.is_some_and(|t| t <= now) {
+            sf.delack_at = None;
+            self.counters.tcp_ext_delayed_acks += 1;
+            self.send_ack(sk);
+        }
+        let Some(sf) = self.subflows.get_mut(sk) else {
+            return;
+        };
+        if sf.rto_at.is_some_and(|t| t <= now) {
+            sf.rto_at = None;
+            self.on_rto(sk);
+        }
+        if self.subflows.contains(sk) {
+            self.arm_subflow_timer(sk);
+        }
+    }
+
+    /// RFC 6298 §5.4-5.7: the retransmission timer expired.
+    fn on_rto(&mut self, sk: Key) {
+        let now = self.now;
+        let sf = &mut self.subflows[sk];
+        let ck = sf.conn;
+        let Some(front) = sf.rtx.front() else {
+            return;
+        };
+        let limit = if front.syn {
+            if sf.active {
+                self.cfg.syn_retries
+            } else {
+                self.cfg.synack_retries
+            }
+        } else {
+            self.cfg.data_retries
+        };
+        if sf.rto_count >= limit {
+            if sf.state == TcpState::SynSent {
+                self.counters.tcp_attempt_fails += 1;
+            } else {
+                self.counters.tcp_ext_tcp_abort_on_timeout += 1;
+            }
+            self.remove_subflow(sk);
+            let last = self.conns.get(ck).is_some_and(|c| c.subflows.is_empty());
+            if last {
+                self.finish_conn(ck, CloseReason::TimedOut);
+            }
+            return;
+        }
+        self.counters.tcp_ext_tcp_timeouts += 1;
+        let in_flight = sf.in_flight() as usize;
+        sf.cc.on_rto(now, in_flight);
+        sf.dupacks = 0;
+        sf.recover = None;
+        // RFC 7413 §4.1.3.2: a SYN with data that timed out is resent bare;
+        // the data follows the handshake, and this server gets no SYN data
+        // for a while (negative cache).
+        let front = sf.rtx.front_mut().expect("checked above");
+        if front.syn && sf.active && front.len > 0 {
+            let data = front.payload.take();
+            front.len = 0;
+            sf.snd_nxt = sf.iss + 1;
+            sf.syn_data_len = 0;
+            let (local, remote) = (sf.tuple.src_addr, sf.tuple.dst_addr);
+            let until = now + self.cfg.tfo_client.negative_cache;
+            self.cookie_cache.on_syn_timeout(local, remote, until);
+            self.counters.tcp_ext_tcp_fast_open_active_fail += 1;
+            if let (Some(d), Some(c)) = (data, self.conns.get_mut(ck)) {
+                c.unsent.push_front(d);
+            }
+        }
+        let sf = &mut self.subflows[sk];
+        sf.on_rto_backoff(now);
+        self.retransmit_front(sk);
+    }
+
+    /// A connection's wheel entry fired: DATA_FIN retransmission.
+    pub(super) fn on_conn_timer(&mut self, ck: Key) {
+        let now = self.now;
+        let Some(c) = self.conns.get_mut(ck) else {
+            return;
+        };
+        c.timer_armed = None;
+        let Some(at) = c.fin_rtx_at else {
+            return;
+        };
+        if at > now {
+            self.arm_conn_timer(ck);
+            return;
+        }
+        if c.fin_acked {
+            c.fin_rtx_at = None;
+            return;
+        }
+        if c.fin_retries >= DATA_FIN_RETRIES {
+            self.fastclose(ck);
+            self.finish_conn(ck, CloseReason::TimedOut);
+            return;
+        }
+        c.fin_retries += 1;
+        // Backed off like an RTO (protocol.md §5.3: a timer, not ACK
+        // bursts).
+        let backoff = core::time::Duration::from_millis(200) * (1u32 << c.fin_retries.min(9));
+        c.fin_rtx_at = Some(now + backoff);
+        self.counters.mptcp_mptcp_retrans += 1;
+        let sfs = c.subflows.clone();
+        for sk in sfs {
+            self.send_data_fin(sk);
+        }
+        self.arm_conn_timer(ck);
+    }
+}
+
+/// Segments whose MPTCP options signal something (DATA_FIN, addresses,
+/// priorities): duplicate ACKs of that kind are not loss signals.
+fn signalling(opts: &SegmentOptions) -> bool {
+    opts.mptcp_options().any(|o| match o {
+        MptcpOption::Dss(d) => d.data_fin || d.mapping.is_some(),
+        MptcpOption::AddAddr(_) | MptcpOption::RemoveAddr(_) | MptcpOption::MpPrio { .. } => true,
+        _ => false,
+    })
+}

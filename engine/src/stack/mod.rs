@@ -1,0 +1,699 @@
+//! The sans-I/O stack of one core: TCP subflows, MPTCP connections and TCP
+//! Fast Open, driven by received frames, application calls and time.
+//!
+//! Owns: the core's subflow and connection slabs, the 4-tuple and token
+//! tables, listeners, the TFO cookie validator and client cookie cache, the
+//! timer wheel, counters, application events and frames ready to send.
+//!
+//! Use: feed received frames with [`Stack::receive`], then drain
+//! [`Stack::poll_event`] and act on the events (send, close), call
+//! [`Stack::advance`] with the time, and take the frames to transmit with
+//! [`Stack::take_tx`]. Buffers for frames and written data come from a
+//! cache the caller refills from its port's pool ([`Stack::refill`]). The
+//! stack never calls the application: it queues events, so no borrow of a
+//! connection is held while the application runs.
+
+mod conn;
+mod input;
+mod output;
+mod subflow;
+mod tfo;
+
+use std::collections::{HashMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+
+use mptfo_nic::Buf;
+use mptfo_proto::checksum::ChecksumCaps;
+use mptfo_proto::crypto::{draw_key, KeyMaterial};
+use mptfo_proto::tfo::{CookieValidator, TfoKey};
+use mptfo_proto::wire::FourTuple;
+use mptfo_proto::SubflowSeq;
+
+use crate::config::StackConfig;
+use crate::counters::Counters;
+use crate::slab::{Key, Slab};
+use crate::time::Instant;
+use crate::timer::TimerWheel;
+
+pub use conn::{CloseReason, MptcpMode};
+pub use subflow::TcpState;
+
+use conn::Conn;
+use subflow::Subflow;
+use tfo::CookieCache;
+
+/// A connection, as named to the application.
+pub type ConnId = Key;
+
+/// Something the application should know. Data arrives as views of the
+/// receive buffers; dropping a view releases it.
+#[derive(Debug)]
+pub enum Event<B> {
+    /// A listener accepted a connection. For a TFO connection this comes
+    /// with the SYN, before the handshake completes, followed at once by
+    /// the SYN's data.
+    Accepted {
+        /// The new connection.
+        conn: ConnId,
+        /// The listening port.
+        port: u16,
+        /// The peer.
+        remote: SocketAddr,
+    },
+    /// Our connection attempt completed (the SYN/ACK arrived).
+    Connected {
+        /// The connection.
+        conn: ConnId,
+    },
+    /// In-order data.
+    Data {
+        /// The connection.
+        conn: ConnId,
+        /// The bytes (a window of a receive buffer).
+        data: B,
+    },
+    /// Room in the send buffer again after a write was refused.
+    Writable {
+        /// The connection.
+        conn: ConnId,
+    },
+    /// The peer closed its direction (DATA_FIN, or FIN under plain TCP).
+    PeerClosed {
+        /// The connection.
+        conn: ConnId,
+    },
+    /// The connection is gone; its id is no longer valid.
+    Closed {
+        /// The connection.
+        conn: ConnId,
+        /// Why.
+        reason: CloseReason,
+    },
+}
+
+/// Why an application call was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum StackError {
+    /// The connection id is unknown (closed, or never existed).
+    #[error("no such connection")]
+    NoConnection,
+    /// No local address of the right family is configured.
+    #[error("no local address for that destination")]
+    NoLocalAddress,
+    /// Every local port for that destination is in use.
+    #[error("no free local port")]
+    NoFreePort,
+    /// The buffer cache is empty (the port's pool is exhausted).
+    #[error("no free packet buffer")]
+    NoBuffer,
+    /// The connection no longer accepts writes (closed by the app).
+    #[error("connection closed for writing")]
+    Closed,
+}
+
+/// How to open a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectOptions {
+    /// Offer MP_CAPABLE.
+    pub mptcp: bool,
+    /// Use TCP Fast Open: request a cookie on first contact, send data in
+    /// the SYN when a cookie is cached.
+    pub tfo: bool,
+    /// Like `TCP_FASTOPEN_CONNECT`: send no SYN now; the first write goes
+    /// out in the SYN.
+    pub deferred: bool,
+    /// Local address to use (default: the first of the right family).
+    pub local_addr: Option<IpAddr>,
+    /// Local port to use (default: an ephemeral port).
+    pub local_port: Option<u16>,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        ConnectOptions {
+            mptcp: true,
+            tfo: true,
+            deferred: false,
+            local_addr: None,
+            local_port: None,
+        }
+    }
+}
+
+/// One network interface of the stack (a port).
+#[derive(Debug, Clone)]
+pub struct Interface {
+    /// Our Ethernet address.
+    pub mac: [u8; 6],
+    /// Our IP addresses on it.
+    pub addrs: Vec<IpAddr>,
+    /// Ethernet address frames go to when no neighbour entry is known (a
+    /// static gateway or the other end of a point-to-point link).
+    pub default_peer_mac: [u8; 6],
+    /// Checksum offloads of the port.
+    pub checksum: ChecksumCaps,
+}
+
+/// A wheel entry: whose deadlines to look at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TimerTarget {
+    Subflow(Key),
+    Conn(Key),
+}
+
+/// Ephemeral port range (Linux default `ip_local_port_range`).
+const EPHEMERAL: core::ops::RangeInclusive<u16> = 32768..=60999;
+
+/// The stack of one core.
+pub struct Stack<B: Buf> {
+    cfg: StackConfig,
+    core: u32,
+    cores: u32,
+    ifaces: Vec<Interface>,
+    neighbors: HashMap<IpAddr, [u8; 6]>,
+    subflows: Slab<Subflow<B>>,
+    conns: Slab<Conn<B>>,
+    tuples: HashMap<FourTuple, Key>,
+    tokens: HashMap<u32, Key>,
+    listeners: HashMap<u16, ()>,
+    timers: TimerWheel<TimerTarget>,
+    fired: Vec<TimerTarget>,
+    cookies: CookieValidator,
+    cookie_cache: CookieCache,
+    tfo_pending: usize,
+    counters: Counters,
+    events: VecDeque<Event<B>>,
+    tx: Vec<B>,
+    pool: Vec<B>,
+    dirty: Vec<Key>,
+    rng: u64,
+    next_port: u16,
+    now: Instant,
+}
+
+impl<B: Buf> Stack<B> {
+    /// A stack for core `core` of `cores`, with its interfaces. `seed`
+    /// seeds the choice of keys, ISNs and ports (tests use fixed seeds).
+    pub fn new(
+        cfg: StackConfig,
+        ifaces: Vec<Interface>,
+        core: u32,
+        cores: u32,
+        seed: u64,
+        now: Instant,
+    ) -> Stack<B> {
+        let mut cookies = CookieValidator::new(TfoKey(cfg.tfo_server.key));
+        cookies.backup = cfg.tfo_server.backup_key.map(TfoKey);
+        let mut rng = seed ^ 0x9e37_79b9_7f4a_7c15;
+        if rng == 0 {
+            rng = 1;
+        }
+        let next_port = *EPHEMERAL.start() + (splitmix(&mut rng) % 20000) as u16;
+        Stack {
+            cfg,
+            core,
+            cores: cores.max(1),
+            ifaces,
+            neighbors: HashMap::new(),
+            subflows: Slab::with_capacity(1024),
+            conns: Slab::with_capacity(1024),
+            tuples: HashMap::with_capacity(1024),
+            tokens: HashMap::with_capacity(1024),
+            listeners: HashMap::new(),
+            timers: TimerWheel::new(now, core::time::Duration::from_millis(1), 4096),
+            fired: Vec::new(),
+            cookies,
+            cookie_cache: CookieCache::default(),
+            tfo_pending: 0,
+            counters: Counters::default(),
+            events: VecDeque::new(),
+            tx: Vec::new(),
+            pool: Vec::new(),
+            dirty: Vec::new(),
+            rng,
+            next_port,
+            now,
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &StackConfig {
+        &self.cfg
+    }
+
+    /// The counters of this core.
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// Adds a static neighbour (IP -> Ethernet address).
+    pub fn add_neighbor(&mut self, ip: IpAddr, mac: [u8; 6]) {
+        self.neighbors.insert(ip, mac);
+    }
+
+    /// Starts accepting connections on `port` (all local addresses).
+    pub fn listen(&mut self, port: u16) {
+        self.listeners.insert(port, ());
+    }
+
+    /// Rotates the TFO cookie key: the old primary stays valid as backup.
+    pub fn rotate_tfo_key(&mut self, key: [u8; 16]) {
+        self.cookies.rotate(TfoKey(key));
+    }
+
+    /// Number of live connections.
+    pub fn connection_count(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// Number of live subflows (TIME_WAIT included).
+    pub fn subflow_count(&self) -> usize {
+        self.subflows.len()
+    }
+
+    /// TFO connections accepted whose handshake is not complete.
+    pub fn tfo_pending(&self) -> usize {
+        self.tfo_pending
+    }
+
+    /// Buffers in the stack's cache.
+    pub fn cached_buffers(&self) -> usize {
+        self.pool.len()
+    }
+
+    /// Tops the buffer cache up to `target` buffers from `alloc` (the
+    /// port's pool). Call once per loop iteration.
+    pub fn refill(&mut self, target: usize, mut alloc: impl FnMut() -> Option<B>) {
+        while self.pool.len() < target {
+            match alloc() {
+                Some(b) => self.pool.push(b),
+                None => break,
+            }
+        }
+    }
+
+    /// Frames ready to transmit, in order; the caller hands them to its
+    /// port (and keeps any the port did not accept for the next round).
+    pub fn take_tx(&mut self, out: &mut Vec<B>) {
+        out.append(&mut self.tx);
+    }
+
+    /// Frames waiting in the stack's transmit list.
+    pub fn tx_pending(&self) -> usize {
+        self.tx.len()
+    }
+
+    /// The next application event, if any.
+    pub fn poll_event(&mut self) -> Option<Event<B>> {
+        self.events.pop_front()
+    }
+
+    /// The earliest time [`Stack::advance`] has work to do.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.timers.next_deadline()
+    }
+
+    /// Connection state, for applications and tests.
+    pub fn mptcp_mode(&self, conn: ConnId) -> Option<MptcpMode> {
+        self.conns.get(conn).map(|c| c.mode)
+    }
+
+    /// TCP state of the connection's first subflow.
+    pub fn tcp_state(&self, conn: ConnId) -> Option<TcpState> {
+        let c = self.conns.get(conn)?;
+        let sf = *c.subflows.first()?;
+        self.subflows.get(sf).map(|s| s.state)
+    }
+
+    /// The application's tag of a connection.
+    pub fn user_data(&self, conn: ConnId) -> Option<u64> {
+        self.conns.get(conn).map(|c| c.user_data)
+    }
+
+    /// Sets the application's tag of a connection.
+    pub fn set_user_data(&mut self, conn: ConnId, value: u64) {
+        if let Some(c) = self.conns.get_mut(conn) {
+            c.user_data = value;
+        }
+    }
+
+    /// Bytes the application may still write before the send buffer is
+    /// full.
+    pub fn send_room(&self, conn: ConnId) -> usize {
+        self.conns
+            .get(conn)
+            .map(|c| self.cfg.send_buffer.saturating_sub(c.send_buffered))
+            .unwrap_or(0)
+    }
+
+    fn rand(&mut self) -> u64 {
+        splitmix(&mut self.rng)
+    }
+
+    /// Draws a local key whose token is unique on this core and names this
+    /// core (`token % cores == core`), so that MP_JOINs can be steered to
+    /// the owner (RFC 8684 §3.1: tokens must be unique).
+    fn draw_local_key(&mut self) -> KeyMaterial {
+        let (core, cores) = (self.core, self.cores);
+        let mut rng = self.rng;
+        let tokens = &self.tokens;
+        let m = draw_key(&mut || splitmix(&mut rng), |m| {
+            m.token % cores == core && !tokens.contains_key(&m.token)
+        });
+        self.rng = rng;
+        m
+    }
+
+    fn local_addr_for(&self, remote: IpAddr) -> Option<(usize, IpAddr)> {
+        for (i, iface) in self.ifaces.iter().enumerate() {
+            for a in &iface.addrs {
+                if a.is_ipv4() == remote.is_ipv4() {
+                    return Some((i, *a));
+                }
+            }
+        }
+        None
+    }
+
+    fn iface_of(&self, addr: IpAddr) -> Option<usize> {
+        self.ifaces.iter().position(|i| i.addrs.contains(&addr))
+    }
+
+    fn free_port(&mut self, local: IpAddr, remote: SocketAddr) -> Option<u16> {
+        let span = (*EPHEMERAL.end() - *EPHEMERAL.start()) as u32 + 1;
+        for _ in 0..span {
+            let p = self.next_port;
+            self.next_port = if p >= *EPHEMERAL.end() {
+                *EPHEMERAL.start()
+            } else {
+                p + 1
+            };
+            let t = FourTuple {
+                src_addr: local,
+                src_port: p,
+                dst_addr: remote.ip(),
+                dst_port: remote.port(),
+            };
+            if !self.tuples.contains_key(&t) {
+                return Some(p);
+            }
+        }
+        None
+    }
+
+    /// Opens a connection to `remote`. With `data`, the connection is opened
+    /// like `sendto(MSG_FASTOPEN)`: the data goes in the SYN when a TFO
+    /// cookie is cached (else a cookie is requested and the data follows
+    /// the handshake). With `opts.deferred`, no SYN leaves until the first
+    /// [`Stack::send`], whose data rides in it (like `TCP_FASTOPEN_CONNECT`).
+    pub fn connect(
+        &mut self,
+        remote: SocketAddr,
+        data: &[u8],
+        opts: ConnectOptions,
+    ) -> Result<ConnId, StackError> {
+        let now = self.now;
+        let (iface, local) = match opts.local_addr {
+            Some(a) => (self.iface_of(a).ok_or(StackError::NoLocalAddress)?, a),
+            None => self
+                .local_addr_for(remote.ip())
+                .ok_or(StackError::NoLocalAddress)?,
+        };
+        let port = match opts.local_port {
+            Some(p) => p,
+            None => self
+                .free_port(local, remote)
+                .ok_or(StackError::NoFreePort)?,
+        };
+        let tuple = FourTuple {
+            src_addr: local,
+            src_port: port,
+            dst_addr: remote.ip(),
+            dst_port: remote.port(),
+        };
+        if self.tuples.contains_key(&tuple) {
+            return Err(StackError::NoFreePort);
+        }
+        let mptcp = opts.mptcp && self.cfg.mptcp.enabled;
+        let local_key = self.draw_local_key();
+        let ck = self.conns.vacant_key();
+        let mut conn = Conn::new(ck, local_key, true, now);
+        if !mptcp {
+            conn.mode = MptcpMode::Fallback;
+        }
+        conn.checksum = mptcp && self.cfg.mptcp.checksum;
+        let iss = SubflowSeq(self.rand() as u32);
+        let sk = self.subflows.vacant_key();
+        let mut sf = Subflow::new(&self.cfg, sk, ck, tuple, iface, TcpState::SynSent, iss, true);
+        sf.snd_wnd = self.cfg.mss as u32; // until the SYN/ACK says more
+        conn.subflows.push(sk);
+        conn.tfo_client = opts.tfo && self.cfg.tfo_client.enabled;
+        conn.deferred_connect = opts.deferred;
+        let inserted = self.conns.insert(conn);
+        debug_assert_eq!(inserted, ck);
+        let inserted = self.subflows.insert(sf);
+        debug_assert_eq!(inserted, sk);
+        self.tuples.insert(tuple, sk);
+        self.tokens.insert(local_key.token, ck);
+        self.counters.tcp_active_opens += 1;
+        if !data.is_empty() {
+            self.queue_data(ck, data)?;
+        }
+        if !opts.deferred || !data.is_empty() {
+            self.send_syn(sk);
+        }
+        self.flush();
+        Ok(ck)
+    }
+
+    /// Writes `data` to the connection; returns how many bytes were taken
+    /// (fewer than asked when the send buffer is full: a
+    /// [`Event::Writable`] follows when room frees up).
+    pub fn send(&mut self, conn: ConnId, data: &[u8]) -> Result<usize, StackError> {
+        let n = self.queue_data(conn, data)?;
+        let c = self.conns.get_mut(conn).ok_or(StackError::NoConnection)?;
+        if c.deferred_connect {
+            c.deferred_connect = false;
+            let sf = c.subflows[0];
+            self.send_syn(sf);
+        }
+        self.mark_dirty(conn);
+        self.flush();
+        Ok(n)
+    }
+
+    /// Closes our direction: a DATA_FIN (FIN under plain TCP) follows the
+    /// data already written. The connection ends when both sides closed.
+    pub fn close(&mut self, conn: ConnId) -> Result<(), StackError> {
+        let c = self.conns.get_mut(conn).ok_or(StackError::NoConnection)?;
+        if c.fin_queued {
+            return Ok(());
+        }
+        c.fin_queued = true;
+        if c.deferred_connect {
+            // Nothing was ever sent: no SYN needed, just go.
+            let sf = c.subflows[0];
+            c.deferred_connect = false;
+            self.send_syn(sf);
+        }
+        self.mark_dirty(conn);
+        self.flush();
+        Ok(())
+    }
+
+    /// Aborts the connection: RST on every subflow (with MP_FASTCLOSE under
+    /// MPTCP, RFC 8684 §3.5), no DATA_FIN.
+    pub fn abort(&mut self, conn: ConnId) -> Result<(), StackError> {
+        if !self.conns.contains(conn) {
+            return Err(StackError::NoConnection);
+        }
+        self.fastclose(conn);
+        self.finish_conn(conn, CloseReason::Aborted);
+        self.flush();
+        Ok(())
+    }
+
+    /// Copies `data` into stack-owned buffers of at most one MSS each.
+    fn queue_data(&mut self, conn: ConnId, data: &[u8]) -> Result<usize, StackError> {
+        let limit = self.cfg.send_buffer;
+        let mss = self.cfg.mss as usize;
+        let c = self.conns.get_mut(conn).ok_or(StackError::NoConnection)?;
+        if c.fin_queued {
+            return Err(StackError::Closed);
+        }
+        let room = limit.saturating_sub(c.send_buffered);
+        let take = data.len().min(room);
+        let mut done = 0;
+        while done < take {
+            let n = (take - done).min(mss);
+            let Some(mut b) = self.pool.pop() else {
+                self.counters.mptfo_tx_no_buffer += 1;
+                break;
+            };
+            if !b.append_slice(&data[done..done + n]) {
+                self.counters.mptfo_tx_no_buffer += 1;
+                break;
+            }
+            c.unsent.push_back(b);
+            c.send_buffered += n;
+            done += n;
+        }
+        if done < data.len() {
+            c.want_writable = true;
+        }
+        if done == 0 && !data.is_empty() && room > 0 {
+            return Err(StackError::NoBuffer);
+        }
+        Ok(done)
+    }
+
+    fn mark_dirty(&mut self, conn: ConnId) {
+        if let Some(c) = self.conns.get_mut(conn) {
+            if !c.dirty {
+                c.dirty = true;
+                self.dirty.push(conn);
+            }
+        }
+    }
+
+    /// Moves time to `now`: runs expired timers (retransmissions, delayed
+    /// ACKs, TIME_WAIT) and sends what became due.
+    pub fn advance(&mut self, now: Instant) {
+        if now > self.now {
+            self.now = now;
+        }
+        let mut fired = std::mem::take(&mut self.fired);
+        self.timers.advance(self.now, &mut fired);
+        for t in fired.drain(..) {
+            match t {
+                TimerTarget::Subflow(k) => self.on_subflow_timer(k),
+                TimerTarget::Conn(k) => self.on_conn_timer(k),
+            }
+        }
+        self.fired = fired;
+        self.flush();
+    }
+
+    /// Makes sure the wheel has an entry no later than the subflow's
+    /// earliest deadline (entries that fire early just re-arm).
+    fn arm_subflow_timer(&mut self, k: Key) {
+        let Some(sf) = self.subflows.get_mut(k) else {
+            return;
+        };
+        let Some(d) = sf.next_deadline() else {
+            return;
+        };
+        if sf.timer_armed.is_some_and(|a| a <= d) {
+            return;
+        }
+        sf.timer_armed = Some(d);
+        self.timers.schedule(d, TimerTarget::Subflow(k));
+    }
+
+    fn arm_conn_timer(&mut self, k: Key) {
+        let Some(c) = self.conns.get_mut(k) else {
+            return;
+        };
+        let Some(d) = c.fin_rtx_at else {
+            return;
+        };
+        if c.timer_armed.is_some_and(|a| a <= d) {
+            return;
+        }
+        c.timer_armed = Some(d);
+        self.timers.schedule(d, TimerTarget::Conn(k));
+    }
+
+    /// Sends what the dirty connections have ready, then pending ACKs.
+    fn flush(&mut self) {
+        while let Some(ck) = self.dirty.pop() {
+            if let Some(c) = self.conns.get_mut(ck) {
+                c.dirty = false;
+            }
+            self.output_conn(ck);
+            let sfs: Vec<Key> = match self.conns.get(ck) {
+                Some(c) => c.subflows.clone(),
+                None => continue,
+            };
+            for sk in sfs {
+                let ack_now = self.subflows.get(sk).is_some_and(|s| s.ack_now);
+                if ack_now {
+                    self.send_ack(sk);
+                }
+                self.arm_subflow_timer(sk);
+            }
+            self.arm_conn_timer(ck);
+            self.maybe_finish(ck);
+        }
+    }
+
+    /// Removes a subflow from the tables.
+    fn remove_subflow(&mut self, sk: Key) {
+        if let Some(sf) = self.subflows.remove(sk) {
+            self.tuples.remove(&sf.tuple);
+            if let Some(c) = self.conns.get_mut(sf.conn) {
+                c.subflows.retain(|&k| k != sk);
+            }
+        }
+    }
+
+    /// Ends a connection: tells the application once, frees its token and
+    /// TFO slot. Subflows still in TIME_WAIT stay until their timer.
+    fn finish_conn(&mut self, ck: Key, reason: CloseReason) {
+        let Some(c) = self.conns.get_mut(ck) else {
+            return;
+        };
+        if c.tfo_pending {
+            c.tfo_pending = false;
+            self.tfo_pending -= 1;
+        }
+        let announced = c.announced;
+        let token = c.local.token;
+        let sfs = std::mem::take(&mut c.subflows);
+        self.conns.remove(ck);
+        self.tokens.remove(&token);
+        for sk in sfs {
+            let keep = self
+                .subflows
+                .get(sk)
+                .is_some_and(|s| s.state == TcpState::TimeWait);
+            if !keep {
+                self.remove_subflow(sk);
+            }
+        }
+        if announced {
+            self.events.push_back(Event::Closed { conn: ck, reason });
+        }
+    }
+
+    /// Finishes a connection whose data level and subflows are all done.
+    fn maybe_finish(&mut self, ck: Key) {
+        let Some(c) = self.conns.get(ck) else {
+            return;
+        };
+        let done_data = match c.mode {
+            MptcpMode::Fallback => c.fin_queued && c.peer_fin,
+            _ => c.data_level_closed(),
+        };
+        if !done_data {
+            return;
+        }
+        let all_closed = c.subflows.iter().all(|&sk| {
+            self.subflows
+                .get(sk)
+                .is_none_or(|s| matches!(s.state, TcpState::TimeWait | TcpState::Closed))
+        });
+        if all_closed {
+            self.finish_conn(ck, CloseReason::Graceful);
+        }
+    }
+}
+
+/// splitmix64: a small, fast, seedable generator for ISNs, keys and ports.
+fn splitmix(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}

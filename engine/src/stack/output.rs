@@ -1,0 +1,931 @@
+//! Everything the stack sends: which options a segment carries (MPTCP form
+//! by connection state, TFO on SYNs, timestamps), segments of data and
+//! control, and the frames themselves, with headers written in front of
+//! the payload in the buffer's headroom.
+//!
+//! Owns: the choice of MP_CAPABLE/DSS form per segment (RFC 8684 §3.1,
+//! §3.3, protocol.md §7), the send side of subflows (new data, SYN, SYN/ACK,
+//! ACK, FIN, RST, retransmission) and frame assembly.
+
+use std::net::IpAddr;
+
+use mptfo_nic::{Buf, TxOffload};
+use mptfo_proto::checksum::{dss_checksum, Sum};
+use mptfo_proto::options::{
+    segment_options, syn_options, synack_options, Dss, DssAck, DssDsn, DssMapping, FastOpenOption,
+    MpCapable, MpTcpRstReason, MpcFlags, MptcpOption, OptionBlock, SackBlocks, SegmentParams,
+    SynAckParams, SynParams, Timestamps,
+};
+use mptfo_proto::wire::{
+    EtherType, EthernetAddress, EthernetFrame, EthernetRepr, FourTuple, IpProtocol, Ipv4Packet,
+    Ipv4Repr, Ipv6Packet, Ipv6Repr, TcpFlags, TcpPacket, TcpRepr,
+};
+use mptfo_proto::SubflowSeq;
+
+use super::conn::{DataChunk, MptcpMode};
+use super::subflow::{Subflow, TcpState, TxData, TxSegment};
+use super::{Interface, Stack};
+use crate::slab::Key;
+use crate::time::Instant;
+
+/// Largest TCP header (with 40 bytes of options).
+const MAX_TCP_HEADER: usize = 60;
+
+/// Headroom a zero-copy frame needs: Ethernet, IPv6 and the largest TCP
+/// header.
+const MAX_HEADERS: usize = 14 + 40 + MAX_TCP_HEADER;
+
+/// Where a segment's payload comes from.
+pub(super) enum Payload<'a, B> {
+    /// No payload.
+    None,
+    /// A buffer this handle owns alone: headers go in its headroom (zero
+    /// copy).
+    Own(B),
+    /// Bytes to copy into a fresh buffer (retransmissions, shared views).
+    Copy(&'a [u8]),
+}
+
+/// The TCP header fields of one segment.
+pub(super) struct SegmentHeader {
+    pub seq: SubflowSeq,
+    pub ack: Option<SubflowSeq>,
+    pub flags: TcpFlags,
+    pub window: u16,
+}
+
+/// Timestamps option value for a subflow at `now` (1 ms clock).
+fn timestamps(sf: &Subflow<impl Buf>, now: Instant) -> Option<Timestamps> {
+    sf.ts_ok.then(|| Timestamps {
+        tsval: ts_clock(now),
+        tsecr: sf.ts_recent,
+    })
+}
+
+/// Our TSval clock: milliseconds (RFC 7323 §5.4 allows 1 ms to 1 s ticks).
+pub(super) fn ts_clock(now: Instant) -> u32 {
+    (now.0 / 1_000_000) as u32
+}
+
+/// Builds one Ethernet frame carrying a TCP segment. Returns `None` when no
+/// buffer is available or the headroom is too small.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn build_frame<B: Buf>(
+    pool: &mut Vec<B>,
+    iface: &Interface,
+    dst_mac: [u8; 6],
+    tuple: &FourTuple,
+    hdr: &SegmentHeader,
+    options: &[u8],
+    payload: Payload<'_, B>,
+) -> Option<B> {
+    let mut buf = match payload {
+        Payload::Own(b) => b,
+        Payload::None => pool.pop()?,
+        Payload::Copy(bytes) => {
+            let mut b = pool.pop()?;
+            if !b.append_slice(bytes) {
+                return None;
+            }
+            b
+        }
+    };
+    let payload_len = buf.len();
+    let repr = TcpRepr {
+        src_port: tuple.src_port,
+        dst_port: tuple.dst_port,
+        seq: hdr.seq,
+        ack: hdr.ack,
+        flags: hdr.flags,
+        window: hdr.window,
+        options,
+        payload: &[],
+    };
+    let tcp_len = repr.header_len();
+    debug_assert!(tcp_len <= MAX_TCP_HEADER);
+    buf.prepend(tcp_len)?;
+    {
+        let seg = buf.data_mut()?;
+        let mut pkt = TcpPacket::new_unchecked(&mut seg[..]);
+        repr.emit_header_only(&mut pkt, tuple.src_addr, tuple.dst_addr, &iface.checksum)
+            .ok()?;
+    }
+    let seg_len = tcp_len + payload_len;
+    let (ethertype, l3_len) = match (tuple.src_addr, tuple.dst_addr) {
+        (IpAddr::V4(src), IpAddr::V4(dst)) => {
+            let ip = Ipv4Repr {
+                src_addr: src,
+                dst_addr: dst,
+                protocol: IpProtocol::Tcp,
+                payload_len: seg_len,
+                ttl: 64,
+                dscp: 0,
+                ecn: 0,
+                ident: 0,
+                dont_frag: true,
+            };
+            let h = buf.prepend(20)?;
+            // The view must span the whole packet for total-length checks.
+            let _ = h;
+            let data = buf.data_mut()?;
+            let mut pkt = Ipv4Packet::new_unchecked(&mut data[..]);
+            ip.emit(&mut pkt, &iface.checksum).ok()?;
+            (EtherType::Ipv4, 20u16)
+        }
+        (IpAddr::V6(src), IpAddr::V6(dst)) => {
+            let ip = Ipv6Repr {
+                src_addr: src,
+                dst_addr: dst,
+                next_header: IpProtocol::Tcp,
+                payload_len: seg_len,
+                hop_limit: 64,
+                traffic_class: 0,
+                flow_label: 0,
+            };
+            buf.prepend(40)?;
+            let data = buf.data_mut()?;
+            let mut pkt = Ipv6Packet::new_unchecked(&mut data[..]);
+            ip.emit(&mut pkt).ok()?;
+            (EtherType::Ipv6, 40u16)
+        }
+        _ => return None,
+    };
+    buf.prepend(14)?;
+    {
+        let data = buf.data_mut()?;
+        let eth = EthernetRepr {
+            src_addr: EthernetAddress(iface.mac),
+            dst_addr: EthernetAddress(dst_mac),
+            ethertype,
+        };
+        let mut frame = EthernetFrame::new_unchecked(&mut data[..]);
+        eth.emit(&mut frame).ok()?;
+    }
+    buf.set_tx_offload(TxOffload {
+        l2_len: 14,
+        l3_len,
+        ipv4_checksum: ethertype == EtherType::Ipv4 && !iface.checksum.ipv4.compute_tx(),
+        tcp_checksum: !iface.checksum.tcp.compute_tx(),
+    });
+    Some(buf)
+}
+
+impl<B: Buf> Stack<B> {
+    /// Ethernet address to send to for `ip`.
+    fn dst_mac(&self, iface: usize, ip: IpAddr) -> [u8; 6] {
+        self.neighbors
+            .get(&ip)
+            .copied()
+            .unwrap_or(self.ifaces[iface].default_peer_mac)
+    }
+
+    /// Builds and queues one segment of subflow `sk`.
+    pub(super) fn emit(
+        &mut self,
+        sk: Key,
+        hdr: SegmentHeader,
+        options: &OptionBlock,
+        payload: Payload<'_, B>,
+    ) -> Option<B> {
+        let sf = self.subflows.get(sk)?;
+        let iface = sf.iface;
+        let tuple = sf.tuple;
+        let mac = self.dst_mac(iface, tuple.dst_addr);
+        let frame = build_frame(
+            &mut self.pool,
+            &self.ifaces[iface],
+            mac,
+            &tuple,
+            &hdr,
+            options.as_slice(),
+            payload,
+        );
+        match frame {
+            Some(f) => {
+                self.counters.tcp_out_segs += 1;
+                Some(f)
+            }
+            None => {
+                self.counters.mptfo_tx_no_buffer += 1;
+                None
+            }
+        }
+    }
+
+    /// Sends a frame built by [`Stack::emit`], keeping a payload view for
+    /// retransmission when asked.
+    fn push_tx(&mut self, frame: B) {
+        self.counters.mptfo_tx_packets += 1;
+        self.counters.mptfo_tx_bytes += frame.len() as u64;
+        self.tx.push(frame);
+    }
+
+    /// The MPTCP options of a non-SYN segment of subflow `sk` carrying
+    /// `data` (payload length `len`), or a pure ACK when `data` is None.
+    fn mptcp_option(
+        &self,
+        sk: Key,
+        seq: SubflowSeq,
+        data: Option<(TxData, u32, &[u8])>,
+    ) -> Option<MptcpOption> {
+        let sf = self.subflows.get(sk)?;
+        let c = self.conns.get(sf.conn)?;
+        if c.mode == MptcpMode::Fallback {
+            return None;
+        }
+        let flags = self.mpc_flags(c.checksum);
+        // Client whose MP_CAPABLE third ACK is not confirmed yet: repeat it
+        // (RFC 8684 §3.1), as MP_CAPABLE with data on the first data byte.
+        if c.active && c.mpc_echo_pending {
+            if let Some(remote) = c.remote {
+                match data {
+                    None => {
+                        return Some(MptcpOption::MpCapable(MpCapable::ack(
+                            flags,
+                            c.local.key.0,
+                            remote.key.0,
+                        )))
+                    }
+                    Some((
+                        TxData::Mapped {
+                            mpc: true,
+                            dsn,
+                            data_fin: false,
+                        },
+                        len,
+                        bytes,
+                    )) => {
+                        let csum = c
+                            .checksum
+                            .then(|| dss_checksum(dsn.0, 1, len as u16, Sum::of(bytes)));
+                        return Some(MptcpOption::MpCapable(MpCapable::data(
+                            flags,
+                            c.local.key.0,
+                            remote.key.0,
+                            len as u16,
+                            csum,
+                        )));
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+        let data_ack = c.can_data_ack().then(|| {
+            if sf.peer_dsn64 {
+                DssAck::Ack64(c.rcv_nxt.0)
+            } else {
+                DssAck::Ack32(c.rcv_nxt.low32())
+            }
+        });
+        let (mapping, data_fin) = match data {
+            Some((TxData::Mapped { dsn, data_fin, .. }, len, bytes)) => {
+                let ssn = sf.tx_ssn(seq);
+                let data_len = (len + data_fin as u32) as u16;
+                let checksum = c
+                    .checksum
+                    .then(|| dss_checksum(dsn.0, ssn, data_len, Sum::of(bytes)));
+                (
+                    Some(DssMapping {
+                        dsn: DssDsn::Dsn64(dsn.0),
+                        ssn,
+                        data_len,
+                        checksum,
+                    }),
+                    data_fin,
+                )
+            }
+            _ => (None, false),
+        };
+        if data_ack.is_none() && mapping.is_none() {
+            return None;
+        }
+        Some(MptcpOption::Dss(Dss {
+            data_fin,
+            data_ack,
+            mapping,
+            ignored_flags: 0,
+        }))
+    }
+
+    fn mpc_flags(&self, checksum: bool) -> MpcFlags {
+        let mut f = MpcFlags::HMAC_SHA256;
+        if checksum {
+            f |= MpcFlags::CHECKSUM;
+        }
+        if self.cfg.mptcp.deny_join_id0 {
+            f |= MpcFlags::NO_SUBFLOWS_TO_SOURCE;
+        }
+        MpcFlags(f)
+    }
+
+    fn ack_header(&self, sf: &Subflow<B>, seq: SubflowSeq, flags: TcpFlags) -> SegmentHeader {
+        SegmentHeader {
+            seq,
+            ack: Some(sf.rcv_nxt),
+            flags,
+            window: sf.window_field(self.cfg.recv_window, false),
+        }
+    }
+
+    /// Sends a pure ACK on subflow `sk` (with DSS DATA_ACK or MP_CAPABLE as
+    /// the connection state asks).
+    pub(super) fn send_ack(&mut self, sk: Key) {
+        let now = self.now;
+        let Some(sf) = self.subflows.get_mut(sk) else {
+            return;
+        };
+        sf.ack_now = false;
+        sf.delack_at = None;
+        sf.unacked_segments = 0;
+        if !sf.state.is_synchronized() && sf.state != TcpState::SynReceived {
+            return;
+        }
+        let seq = sf.snd_nxt;
+        let mp = self.mptcp_option(sk, seq, None);
+        if let Some(c) = self.subflows.get(sk).and_then(|s| self.conns.get(s.conn)) {
+            if c.can_data_ack() {
+                let ck = c.key;
+                if let Some(c) = self.conns.get_mut(ck) {
+                    c.data_ack_pending = false;
+                }
+            }
+        }
+        let sf = &self.subflows[sk];
+        let ts = timestamps(sf, now);
+        let hdr = self.ack_header(sf, seq, TcpFlags::ACK);
+        let mp_list: Vec<MptcpOption> = mp.into_iter().collect();
+        let opts = segment_options(&SegmentParams {
+            timestamps: ts,
+            sack: SackBlocks::default(),
+            mptcp: &mp_list,
+        });
+        if let Some(f) = self.emit(sk, hdr, &opts, Payload::None) {
+            self.push_tx(f);
+        }
+    }
+
+    /// Sends (or resends) the SYN of subflow `sk`: MP_CAPABLE, TFO cookie or
+    /// cookie request, and the first write when a cookie is cached
+    /// (RFC 7413 §4.1.2, protocol.md §7.1).
+    pub(super) fn send_syn(&mut self, sk: Key) {
+        let now = self.now;
+        let Some(sf) = self.subflows.get(sk) else {
+            return;
+        };
+        let ck = sf.conn;
+        let (local, remote) = (sf.tuple.src_addr, sf.tuple.dst_addr);
+        let iss = sf.iss;
+        let retransmit = !sf.rtx.is_empty();
+        let Some(c) = self.conns.get_mut(ck) else {
+            return;
+        };
+        let mptcp = c.mode != MptcpMode::Fallback;
+        let checksum = c.checksum;
+        // RFC 7413 §4.1.3.2: a retransmitted SYN carries no data and no
+        // TFO option.
+        let mut fast_open: Option<FastOpenOption> = None;
+        let mut syn_payload: Option<B> = None;
+        if c.tfo_client && !retransmit {
+            let (opt, with_data) = self.cookie_cache.syn_option(local, remote, now);
+            fast_open = Some(opt);
+            if with_data {
+                let limit = self.cookie_cache.syn_data_limit(local, remote);
+                if let Some(front) = c.unsent.front() {
+                    if front.len() <= limit {
+                        syn_payload = c.unsent.pop_front();
+                    }
+                }
+            }
+        }
+        let mptcp_opt = mptcp.then(|| MptcpOption::MpCapable(MpCapable::syn(self.mpc_flags(checksum))));
+        let ts = self.cfg.timestamps.then(|| Timestamps {
+            tsval: ts_clock(now),
+            tsecr: 0,
+        });
+        let opts = syn_options(&SynParams {
+            mss: self.cfg.mss,
+            timestamps: ts,
+            wscale: Some(self.cfg.window_shift),
+            sack_permitted: self.cfg.sack,
+            fast_open,
+            mptcp: mptcp_opt,
+        });
+        if mptcp && opts.dropped.mptcp > 0 {
+            // A cookie too long for MP_CAPABLE: plain TCP (protocol.md §1.1).
+            if let Some(c) = self.conns.get_mut(ck) {
+                c.mode = MptcpMode::Fallback;
+            }
+        }
+        let data_len = syn_payload.as_ref().map_or(0, |b| b.len()) as u32;
+        let hdr = SegmentHeader {
+            seq: iss,
+            ack: None,
+            flags: TcpFlags::SYN,
+            window: self.cfg.recv_window.min(u16::MAX as u32) as u16,
+        };
+        let (frame, keep) = match syn_payload {
+            Some(b) => {
+                let keep = b.share();
+                (self.emit_owned(sk, hdr, &opts, b), Some(keep))
+            }
+            None => (self.emit(sk, hdr, &opts, Payload::None), None),
+        };
+        if let Some(f) = frame {
+            self.push_tx(f);
+        }
+        if mptcp {
+            self.counters.mptcp_mp_capable_syn_tx += 1;
+        }
+        if retransmit {
+            self.counters.tcp_ext_tcp_syn_retrans += 1;
+            self.counters.tcp_retrans_segs += 1;
+        }
+        let sf = &mut self.subflows[sk];
+        if !retransmit {
+            sf.syn_data_len = data_len;
+            sf.syn_had_tfo = fast_open.is_some();
+            sf.rtx.push_back(TxSegment {
+                seq: iss,
+                len: data_len,
+                syn: true,
+                fin: false,
+                payload: keep,
+                data: TxData::Plain,
+                sent_at: now,
+                retransmits: 0,
+            });
+            sf.snd_nxt = iss + (1 + data_len as usize);
+        }
+        sf.arm_rto(now);
+    }
+
+    /// Builds a frame whose payload is `b` itself (zero copy); `b` must be
+    /// the only handle to its storage, else the bytes are copied.
+    fn emit_owned(&mut self, sk: Key, hdr: SegmentHeader, opts: &OptionBlock, mut b: B) -> Option<B> {
+        if b.data_mut().is_some() {
+            self.emit(sk, hdr, opts, Payload::Own(b))
+        } else {
+            let bytes: Vec<u8> = b.data().to_vec();
+            self.emit(sk, hdr, opts, Payload::Copy(&bytes))
+        }
+    }
+
+    /// Sends the SYN/ACK of passive subflow `sk` (and queues it for
+    /// retransmission on first send).
+    pub(super) fn send_synack(&mut self, sk: Key, cookie: Option<FastOpenOption>, peer: SynInfo) {
+        let now = self.now;
+        let Some(sf) = self.subflows.get(sk) else {
+            return;
+        };
+        let first = sf.rtx.is_empty();
+        let iss = sf.iss;
+        let ck = sf.conn;
+        let Some(c) = self.conns.get(ck) else {
+            return;
+        };
+        let mptcp_opt = (c.mode != MptcpMode::Fallback).then(|| {
+            MptcpOption::MpCapable(MpCapable::synack(self.mpc_flags(c.checksum), c.local.key.0))
+        });
+        let ts = peer.tsval.filter(|_| self.cfg.timestamps).map(|tsval| Timestamps {
+            tsval: ts_clock(now),
+            tsecr: tsval,
+        });
+        let opts = synack_options(&SynAckParams {
+            mss: self.cfg.mss,
+            timestamps: ts,
+            wscale: peer.wscale.map(|_| self.cfg.window_shift),
+            sack_permitted: peer.sack && self.cfg.sack,
+            fast_open: cookie,
+            mptcp: mptcp_opt,
+        });
+        let sf = &mut self.subflows[sk];
+        if first {
+            sf.ts_ok = ts.is_some() && !opts.dropped.timestamps;
+            sf.rtx.push_back(TxSegment {
+                seq: iss,
+                len: 0,
+                syn: true,
+                fin: false,
+                payload: None,
+                data: TxData::Plain,
+                sent_at: now,
+                retransmits: 0,
+            });
+            sf.snd_nxt = iss + 1;
+        }
+        sf.arm_rto(now);
+        let hdr = SegmentHeader {
+            seq: iss,
+            ack: Some(sf.rcv_nxt),
+            flags: TcpFlags::SYN | TcpFlags::ACK,
+            window: sf.window_field(self.cfg.recv_window, true),
+        };
+        if let Some(f) = self.emit(sk, hdr, &opts, Payload::None) {
+            self.push_tx(f);
+        }
+    }
+
+    /// Sends new data of connection `ck`, then its DATA_FIN and subflow
+    /// FINs when due.
+    pub(super) fn output_conn(&mut self, ck: Key) {
+        let now = self.now;
+        loop {
+            let Some(c) = self.conns.get(ck) else {
+                return;
+            };
+            if c.unsent.is_empty() {
+                break;
+            }
+            // RFC 8684 Appendix B with erratum 6609 / protocol.md §7.3: a
+            // `hold` listener waits for the client's key.
+            if c.mode == MptcpMode::Pending && c.hold_until_key {
+                break;
+            }
+            let Some(sk) = self.pick_subflow(ck) else {
+                break;
+            };
+            let len = c.unsent.front().map_or(0, |b| b.len()) as u32;
+            if self.subflows[sk].send_room() < len {
+                break;
+            }
+            let c = self.conns.get_mut(ck).expect("checked above");
+            let buf = c.unsent.pop_front().expect("checked above");
+            let mapped = c.mode != MptcpMode::Fallback;
+            let dsn = c.snd_nxt;
+            let first_mpc = mapped && c.active && c.mpc_data_pending;
+            c.mpc_data_pending = false;
+            c.snd_nxt = dsn + len as usize;
+            let data = if mapped {
+                TxData::Mapped {
+                    dsn,
+                    data_fin: false,
+                    mpc: first_mpc,
+                }
+            } else {
+                TxData::Plain
+            };
+            let view = self.send_new_segment(sk, data, buf, now);
+            if let Some(c) = self.conns.get_mut(ck) {
+                c.inflight.push_back(DataChunk { dsn, buf: view });
+            }
+        }
+        self.output_fins(ck);
+    }
+
+    /// The subflow new data goes on: the first established one (the
+    /// multipath scheduler replaces this).
+    fn pick_subflow(&self, ck: Key) -> Option<Key> {
+        let c = self.conns.get(ck)?;
+        c.subflows.iter().copied().find(|&sk| {
+            self.subflows.get(sk).is_some_and(|s| {
+                s.state.can_send() && (s.state != TcpState::SynReceived || s.syn_data_len > 0)
+            })
+        })
+    }
+
+    /// Sends a new data segment on `sk` from the buffer `buf` and returns a
+    /// view of its payload for the connection's reinjection queue. When
+    /// `buf` is the only handle to its storage, the headers go into its
+    /// headroom and the frame leaves without a copy; the retransmission
+    /// queue keeps a shared view of the payload.
+    fn send_new_segment(&mut self, sk: Key, data: TxData, mut buf: B, now: Instant) -> B {
+        let sf = &self.subflows[sk];
+        let seq = sf.snd_nxt;
+        let len = buf.len() as u32;
+        let mp = self.mptcp_option(sk, seq, Some((data, len, buf.data())));
+        let sf = &self.subflows[sk];
+        let ts = timestamps(sf, now);
+        let hdr = self.ack_header(sf, seq, TcpFlags::ACK | TcpFlags::PSH);
+        let mp_list: Vec<MptcpOption> = mp.into_iter().collect();
+        let opts = segment_options(&SegmentParams {
+            timestamps: ts,
+            sack: SackBlocks::default(),
+            mptcp: &mp_list,
+        });
+        let zero_copy = buf.headroom() >= MAX_HEADERS && buf.data_mut().is_some();
+        let view = if zero_copy {
+            match self.emit(sk, hdr, &opts, Payload::Own(buf)) {
+                Some(frame) => {
+                    let mut view = frame.share();
+                    view.trim_front(frame.len() - len as usize);
+                    self.push_tx(frame);
+                    view
+                }
+                None => unreachable!("headroom and uniqueness were checked"),
+            }
+        } else {
+            if let Some(f) = self.emit(sk, hdr, &opts, Payload::Copy(buf.data())) {
+                self.push_tx(f);
+            }
+            buf
+        };
+        self.counters.tcp_ext_tcp_orig_data_sent += 1;
+        let sf = &mut self.subflows[sk];
+        sf.rtx.push_back(TxSegment {
+            seq,
+            len,
+            syn: false,
+            fin: false,
+            payload: Some(view.share()),
+            data,
+            sent_at: now,
+            retransmits: 0,
+        });
+        sf.snd_nxt = seq + len as usize;
+        sf.ack_now = false;
+        sf.delack_at = None;
+        sf.unacked_segments = 0;
+        sf.arm_rto(now);
+        view
+    }
+
+    /// DATA_FIN once all data is sent (RFC 8684 §3.3.3), and subflow FINs
+    /// once the data level is closed both ways (or, under plain TCP, once
+    /// the application closed).
+    fn output_fins(&mut self, ck: Key) {
+        let now = self.now;
+        let Some(c) = self.conns.get_mut(ck) else {
+            return;
+        };
+        if !c.fin_queued || !c.unsent.is_empty() {
+            return;
+        }
+        match c.mode {
+            MptcpMode::Fallback => {
+                let sfs = c.subflows.clone();
+                for sk in sfs {
+                    self.send_fin(sk);
+                }
+            }
+            MptcpMode::Pending if c.hold_until_key => {}
+            _ => {
+                if c.fin_dsn.is_none() {
+                    let dsn = c.snd_nxt;
+                    c.fin_dsn = Some(dsn);
+                    c.fin_rtx_at = Some(now + core::time::Duration::from_millis(200));
+                    let sfs = c.subflows.clone();
+                    for sk in sfs {
+                        self.send_data_fin(sk);
+                    }
+                }
+                let c = &self.conns[ck];
+                if c.data_level_closed() {
+                    let sfs = c.subflows.clone();
+                    for sk in sfs {
+                        self.send_fin(sk);
+                    }
+                }
+            }
+        }
+    }
+
+    /// A DATA_FIN-only DSS on a pure ACK (SSN 0, length 1, RFC 8684 §3.3.3).
+    pub(super) fn send_data_fin(&mut self, sk: Key) {
+        let now = self.now;
+        let Some(sf) = self.subflows.get(sk) else {
+            return;
+        };
+        if !sf.state.is_synchronized() {
+            return;
+        }
+        let Some(c) = self.conns.get(sf.conn) else {
+            return;
+        };
+        let Some(fin_dsn) = c.fin_dsn else {
+            return;
+        };
+        let data_ack = c.can_data_ack().then(|| {
+            if sf.peer_dsn64 {
+                DssAck::Ack64(c.rcv_nxt.0)
+            } else {
+                DssAck::Ack32(c.rcv_nxt.low32())
+            }
+        });
+        let checksum = c.checksum.then(|| dss_checksum(fin_dsn.0, 0, 1, Sum::ZERO));
+        let dss = MptcpOption::Dss(Dss {
+            data_fin: true,
+            data_ack,
+            mapping: Some(DssMapping {
+                dsn: DssDsn::Dsn64(fin_dsn.0),
+                ssn: 0,
+                data_len: 1,
+                checksum,
+            }),
+            ignored_flags: 0,
+        });
+        let ts = timestamps(sf, now);
+        let hdr = self.ack_header(sf, sf.snd_nxt, TcpFlags::ACK);
+        let opts = segment_options(&SegmentParams {
+            timestamps: ts,
+            sack: SackBlocks::default(),
+            mptcp: &[dss],
+        });
+        if let Some(f) = self.emit(sk, hdr, &opts, Payload::None) {
+            self.push_tx(f);
+        }
+        if let Some(sf) = self.subflows.get_mut(sk) {
+            sf.ack_now = false;
+            sf.delack_at = None;
+        }
+    }
+
+    /// Sends our FIN on subflow `sk` (RFC 9293 §3.10.4 CLOSE).
+    pub(super) fn send_fin(&mut self, sk: Key) {
+        let now = self.now;
+        let Some(sf) = self.subflows.get_mut(sk) else {
+            return;
+        };
+        let next = match sf.state {
+            TcpState::Established => TcpState::FinWait1,
+            TcpState::CloseWait => TcpState::LastAck,
+            _ => return,
+        };
+        sf.state = next;
+        let seq = sf.snd_nxt;
+        sf.rtx.push_back(TxSegment {
+            seq,
+            len: 0,
+            syn: false,
+            fin: true,
+            payload: None,
+            data: TxData::Plain,
+            sent_at: now,
+            retransmits: 0,
+        });
+        sf.snd_nxt = seq + 1;
+        sf.arm_rto(now);
+        self.emit_fin(sk, seq);
+    }
+
+    fn emit_fin(&mut self, sk: Key, seq: SubflowSeq) {
+        let now = self.now;
+        let mp = self.mptcp_option(sk, seq, None);
+        let sf = &self.subflows[sk];
+        let ts = timestamps(sf, now);
+        let hdr = self.ack_header(sf, seq, TcpFlags::ACK | TcpFlags::FIN);
+        let mp_list: Vec<MptcpOption> = mp.into_iter().collect();
+        let opts = segment_options(&SegmentParams {
+            timestamps: ts,
+            sack: SackBlocks::default(),
+            mptcp: &mp_list,
+        });
+        if let Some(f) = self.emit(sk, hdr, &opts, Payload::None) {
+            self.push_tx(f);
+        }
+        if let Some(sf) = self.subflows.get_mut(sk) {
+            sf.ack_now = false;
+            sf.delack_at = None;
+        }
+    }
+
+    /// Sends the oldest unacknowledged segment of `sk` again.
+    pub(super) fn retransmit_front(&mut self, sk: Key) {
+        let now = self.now;
+        let Some(sf) = self.subflows.get_mut(sk) else {
+            return;
+        };
+        let Some(seg) = sf.rtx.front_mut() else {
+            return;
+        };
+        seg.retransmits = seg.retransmits.saturating_add(1);
+        seg.sent_at = now;
+        let (seq, syn, fin, data, len) = (seg.seq, seg.syn, seg.fin, seg.data, seg.len);
+        self.counters.tcp_retrans_segs += 1;
+        if syn {
+            if sf.active {
+                self.send_syn(sk);
+            } else {
+                self.counters.tcp_ext_tcp_syn_retrans += 1;
+                let peer = sf.syn_info;
+                let cookie = sf.synack_cookie;
+                self.send_synack(sk, cookie, peer);
+            }
+            return;
+        }
+        if fin && len == 0 {
+            self.emit_fin(sk, seq);
+            return;
+        }
+        let bytes: Vec<u8> = sf.rtx.front().and_then(|s| s.payload.as_ref()).map_or(Vec::new(), |p| p.data().to_vec());
+        if matches!(data, TxData::Mapped { .. }) {
+            self.counters.mptcp_mptcp_retrans += 1;
+        }
+        let mp = self.mptcp_option(sk, seq, Some((data, len, &bytes)));
+        let sf = &self.subflows[sk];
+        let ts = timestamps(sf, now);
+        let mut flags = TcpFlags::ACK | TcpFlags::PSH;
+        if fin {
+            flags |= TcpFlags::FIN;
+        }
+        let hdr = self.ack_header(sf, seq, flags);
+        let mp_list: Vec<MptcpOption> = mp.into_iter().collect();
+        let opts = segment_options(&SegmentParams {
+            timestamps: ts,
+            sack: SackBlocks::default(),
+            mptcp: &mp_list,
+        });
+        if let Some(f) = self.emit(sk, hdr, &opts, Payload::Copy(&bytes)) {
+            self.push_tx(f);
+        }
+    }
+
+    /// Answers a segment that belongs to no connection with a RST (RFC 9293
+    /// §3.10.7.1), built without a subflow.
+    pub(super) fn send_reset_for(
+        &mut self,
+        iface: usize,
+        tuple: FourTuple,
+        seq: SubflowSeq,
+        ack: Option<SubflowSeq>,
+        reason: Option<MpTcpRstReason>,
+    ) {
+        let hdr = SegmentHeader {
+            seq,
+            ack,
+            flags: TcpFlags::RST,
+            window: 0,
+        };
+        let mp: Vec<MptcpOption> = reason
+            .map(|r| MptcpOption::MpTcpRst {
+                flags: 0,
+                reason: r,
+            })
+            .into_iter()
+            .collect();
+        let opts = segment_options(&SegmentParams {
+            timestamps: None,
+            sack: SackBlocks::default(),
+            mptcp: &mp,
+        });
+        let mac = self.dst_mac(iface, tuple.dst_addr);
+        let frame = build_frame(
+            &mut self.pool,
+            &self.ifaces[iface],
+            mac,
+            &tuple,
+            &hdr,
+            opts.as_slice(),
+            Payload::<B>::None,
+        );
+        match frame {
+            Some(f) => {
+                self.counters.tcp_out_rsts += 1;
+                self.counters.tcp_out_segs += 1;
+                self.push_tx(f);
+            }
+            None => self.counters.mptfo_tx_no_buffer += 1,
+        }
+    }
+
+    /// RST + MP_FASTCLOSE on every subflow (RFC 8684 §3.5, option R).
+    pub(super) fn fastclose(&mut self, ck: Key) {
+        let Some(c) = self.conns.get(ck) else {
+            return;
+        };
+        let remote_key = c.remote.map(|r| r.key.0);
+        let mptcp = c.mode != MptcpMode::Fallback;
+        let sfs = c.subflows.clone();
+        for sk in sfs {
+            let Some(sf) = self.subflows.get(sk) else {
+                continue;
+            };
+            if matches!(sf.state, TcpState::TimeWait | TcpState::Closed) {
+                continue;
+            }
+            let mut mp = Vec::new();
+            if let (true, Some(k)) = (mptcp, remote_key) {
+                mp.push(MptcpOption::MpFastclose { receiver_key: k });
+                self.counters.mptcp_mp_fastclose_tx += 1;
+            }
+            let hdr = SegmentHeader {
+                seq: sf.snd_nxt,
+                ack: Some(sf.rcv_nxt),
+                flags: TcpFlags::RST,
+                window: 0,
+            };
+            let opts = segment_options(&SegmentParams {
+                timestamps: None,
+                sack: SackBlocks::default(),
+                mptcp: &mp,
+            });
+            if let Some(f) = self.emit(sk, hdr, &opts, Payload::None) {
+                self.counters.tcp_out_rsts += 1;
+                self.push_tx(f);
+            }
+            if let Some(sf) = self.subflows.get_mut(sk) {
+                sf.state = TcpState::Closed;
+            }
+        }
+    }
+}
+
+/// What a listener remembers of the SYN to answer it again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SynInfo {
+    /// The SYN's TSval, when it offered timestamps.
+    pub tsval: Option<u32>,
+    /// The SYN's window scale, when offered.
+    pub wscale: Option<u8>,
+    /// The SYN offered SACK.
+    pub sack: bool,
+}

@@ -1,0 +1,123 @@
+//! The per-core run-to-completion loop: one stack, the ports it polls and
+//! the application it serves.
+//!
+//! Owns: one iteration of the poll loop (refill the buffer cache, receive a
+//! burst per port, hand events to the application, run timers, transmit),
+//! generic over the port type so nothing is dispatched dynamically per
+//! packet. The same loop runs on DPDK ports, on the in-memory link of the
+//! benchmark and in the scenario tests.
+
+use mptfo_nic::Port;
+
+use crate::stack::{Event, Stack};
+use crate::time::Instant;
+
+/// What runs on top of a stack: serve, loadgen, tests. The stack calls
+/// nothing; the worker hands each event over after the stack is done with
+/// the packet that caused it.
+pub trait App<P: Port> {
+    /// One event of the stack.
+    fn on_event(&mut self, stack: &mut Stack<P::Buf>, event: Event<P::Buf>);
+
+    /// Called once per loop iteration after the events (open new
+    /// connections, pace load).
+    fn on_poll(&mut self, _stack: &mut Stack<P::Buf>, _now: Instant) {}
+}
+
+/// Frames asked for per `rx_burst`.
+pub const RX_BURST: usize = 32;
+
+/// Buffers the stack keeps at hand for frames and written data.
+pub const BUFFER_CACHE: usize = 512;
+
+/// Most receive bursts per port in one iteration (keeps the loop's latency
+/// bounded under load).
+const MAX_BURSTS_PER_POLL: usize = 8;
+
+/// One core's worker: its stack, its ports (one queue pair each) and the
+/// application.
+pub struct Worker<P: Port, A: App<P>> {
+    /// The stack.
+    pub stack: Stack<P::Buf>,
+    /// Ports by interface index (`Interface` `i` of the stack is port `i`).
+    pub ports: Vec<P>,
+    /// The application.
+    pub app: A,
+    rx: Vec<P::Buf>,
+    tx: Vec<P::Buf>,
+    /// Frames the ports did not accept yet, per port.
+    backlog: Vec<Vec<P::Buf>>,
+}
+
+impl<P: Port, A: App<P>> Worker<P, A> {
+    /// A worker over `ports` (one per interface of `stack`).
+    pub fn new(stack: Stack<P::Buf>, ports: Vec<P>, app: A) -> Self {
+        let backlog = ports.iter().map(|_| Vec::new()).collect();
+        Worker {
+            stack,
+            ports,
+            app,
+            rx: Vec::with_capacity(RX_BURST),
+            tx: Vec::with_capacity(RX_BURST),
+            backlog,
+        }
+    }
+
+    fn deliver_events(&mut self) {
+        while let Some(ev) = self.stack.poll_event() {
+            self.app.on_event(&mut self.stack, ev);
+        }
+    }
+
+    /// One iteration at time `now`. Returns the number of frames received.
+    pub fn poll(&mut self, now: Instant) -> usize {
+        let mut received = 0;
+        if let Some(p) = self.ports.first_mut() {
+            self.stack.refill(BUFFER_CACHE, || p.alloc());
+        }
+        for i in 0..self.ports.len() {
+            for _ in 0..MAX_BURSTS_PER_POLL {
+                let n = self.ports[i].rx_burst(&mut self.rx, RX_BURST);
+                if n == 0 {
+                    break;
+                }
+                received += n;
+                self.stack.receive(now, i, &mut self.rx);
+                self.deliver_events();
+                if n < RX_BURST {
+                    break;
+                }
+            }
+        }
+        self.stack.advance(now);
+        self.deliver_events();
+        self.app.on_poll(&mut self.stack, now);
+        self.deliver_events();
+        self.transmit();
+        received
+    }
+
+    /// Hands the stack's frames to the ports. The stack's interfaces map
+    /// to ports by index; frames are sent on port 0 unless more ports
+    /// exist (then each frame goes out on the port of its interface, which
+    /// the multipath layer will route).
+    fn transmit(&mut self) {
+        self.stack.take_tx(&mut self.tx);
+        if self.ports.is_empty() {
+            self.tx.clear();
+            return;
+        }
+        self.backlog[0].append(&mut self.tx);
+        for (port, backlog) in self.ports.iter_mut().zip(self.backlog.iter_mut()) {
+            if !backlog.is_empty() {
+                port.tx_burst(backlog);
+            }
+        }
+    }
+
+    /// The earliest time this worker has something to do on its own
+    /// (timers); received frames are the ports' business.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.stack.next_deadline()
+    }
+}
