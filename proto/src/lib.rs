@@ -19,6 +19,7 @@ pub mod seq;
 pub use error::{Error, Result};
 pub use seq::{DataSeq, SubflowSeq};
 pub mod crypto;
+pub mod fuzzing;
 pub mod options;
 pub mod tfo;
 pub mod wire;
