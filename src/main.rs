@@ -1,1 +1,318 @@
-fn main() {}
+//! The `mptfo` command: a thin CLI over the workspace crates.
+//!
+//! - `mptfo bench`: server and load generator in one process on the
+//!   in-memory link, in virtual time (no DPDK, no root).
+//! - `mptfo tfo-cookie`: the TFO cookie a Linux server would issue.
+//! - `mptfo mptcp-key`: token and IDSN of an MPTCP key.
+
+#![forbid(unsafe_code)]
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use mptfo_bench::{BenchConfig, ReplyTiming};
+use mptfo_proto::crypto::MptcpKey;
+use mptfo_proto::tfo::{cookie_for, TfoKey};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "mptfo",
+    version,
+    about = "Userspace MPTCP v1 endpoint with TCP Fast Open: benchmark and protocol tools"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Server and load generator in one process on the in-memory link, in
+    /// virtual time: latencies (SYN -> first/last reply byte), TFO and
+    /// MPTCP outcomes, and the engine's transaction rate per core (client
+    /// and server stacks both on the one thread that runs them).
+    Bench(BenchArgs),
+    /// The 8-byte TFO cookie a Linux server with this key issues to a client
+    /// (SipHash-2-4 over client and server address).
+    TfoCookie {
+        /// Server key: 32 hex digits (the bytes of TCP_FASTOPEN_KEY), or
+        /// Linux's sysctl form `xxxxxxxx-xxxxxxxx-xxxxxxxx-xxxxxxxx`.
+        #[arg(long)]
+        key: String,
+        /// Client address (the SYN's source).
+        #[arg(long)]
+        client: IpAddr,
+        /// Server address (the SYN's destination).
+        #[arg(long)]
+        server: IpAddr,
+    },
+    /// Token and initial data sequence number (IDSN) of a 64-bit MPTCP key
+    /// (RFC 8684 §3.1: SHA-256 of the key, first 32 / last 64 bits).
+    MptcpKey {
+        /// The key: hex with a 0x prefix (as tshark prints it), 16 bare
+        /// hex digits, or decimal.
+        key: String,
+    },
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+enum OnOff {
+    On,
+    Off,
+}
+
+impl OnOff {
+    fn on(self) -> bool {
+        self == OnOff::On
+    }
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+enum Reply {
+    /// The reply leaves right after the SYN/ACK (one RTT).
+    Early,
+    /// The reply waits for the client's MPTCP key (two RTTs).
+    Hold,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+enum Mode {
+    /// Each request of --request-bytes gets --response-bytes back.
+    Rpc,
+    /// The server echoes the request.
+    Echo,
+}
+
+#[derive(clap::Args, Debug)]
+struct BenchArgs {
+    /// Load duration in virtual time (e.g. 2s, 500ms). Default 2s when
+    /// --transactions is not given.
+    #[arg(long, value_parser = parse_duration)]
+    duration: Option<Duration>,
+    /// Stop after this many transactions.
+    #[arg(long, short = 'n')]
+    transactions: Option<u64>,
+    /// Transactions in flight at once (connections).
+    #[arg(long, short = 'c', default_value_t = 16)]
+    concurrency: usize,
+    /// Bytes per request.
+    #[arg(long, default_value_t = 64)]
+    request_bytes: usize,
+    /// Bytes per reply (rpc mode).
+    #[arg(long, default_value_t = 64)]
+    response_bytes: usize,
+    /// What the server does with a request.
+    #[arg(long, value_enum, default_value_t = Mode::Rpc)]
+    mode: Mode,
+    /// TCP Fast Open: the request rides in the SYN.
+    #[arg(long, value_enum, default_value_t = OnOff::On)]
+    tfo: OnOff,
+    /// Offer MPTCP (MP_CAPABLE).
+    #[arg(long, value_enum, default_value_t = OnOff::On)]
+    mptcp: OnOff,
+    /// Added round-trip time (each direction of the link delays half),
+    /// e.g. 10ms.
+    #[arg(long, value_parser = parse_duration, default_value = "0")]
+    rtt: Duration,
+    /// When the server's reply to SYN data may leave.
+    #[arg(long, value_enum, default_value_t = Reply::Early)]
+    reply: Reply,
+    /// Seed of keys, ISNs, ports and the link.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// TIME_WAIT length of both stacks, virtual time.
+    #[arg(long, value_parser = parse_duration, default_value = "1s")]
+    time_wait: Duration,
+    /// Probability that the link loses a frame, each direction (seeded).
+    /// Give a longer --time-wait with it (e.g. 60s): a FIN retransmitted
+    /// after the peer's TIME_WAIT ended meets a reset.
+    #[arg(long, default_value_t = 0.0)]
+    loss: f64,
+    /// Capture the client's frames to this pcap file (virtual timestamps).
+    #[arg(long)]
+    pcap: Option<PathBuf>,
+    /// Write the report as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+/// Parses `10ms`, `2s`, `1.5s`, `250us`, `100ns`, `1m`, or `0`.
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let v: f64 = num
+        .parse()
+        .map_err(|_| format!("`{s}`: expected a number with a unit, e.g. 10ms"))?;
+    let scale = match unit.trim() {
+        "" if v == 0.0 => 1.0,
+        "ns" => 1e-9,
+        "us" | "µs" => 1e-6,
+        "ms" => 1e-3,
+        "s" => 1.0,
+        "m" | "min" => 60.0,
+        "" => return Err(format!("`{s}`: give a unit (ns, us, ms, s, m)")),
+        u => return Err(format!("`{s}`: unknown unit `{u}` (ns, us, ms, s, m)")),
+    };
+    let secs = v * scale;
+    if !secs.is_finite() || !(0.0..=1e9).contains(&secs) {
+        return Err(format!("`{s}`: out of range"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+fn bench(args: BenchArgs) -> Result<()> {
+    let duration = match (args.duration, args.transactions) {
+        (None, None) => Some(Duration::from_secs(2)),
+        (d, _) => d,
+    };
+    let cfg = BenchConfig {
+        duration,
+        transactions: args.transactions,
+        concurrency: args.concurrency,
+        request_bytes: args.request_bytes,
+        response_bytes: args.response_bytes,
+        echo: args.mode == Mode::Echo,
+        tfo: args.tfo.on(),
+        mptcp: args.mptcp.on(),
+        rtt: args.rtt,
+        reply: match args.reply {
+            Reply::Early => ReplyTiming::Early,
+            Reply::Hold => ReplyTiming::Hold,
+        },
+        seed: args.seed,
+        time_wait: args.time_wait,
+        loss: args.loss,
+        pcap: args.pcap.clone(),
+        ..BenchConfig::default()
+    };
+    let outcome = mptfo_bench::run(&cfg).map_err(anyhow::Error::msg)?;
+    let report = outcome.report();
+    print!("{report}");
+    if let Some(path) = &args.json {
+        std::fs::write(path, report.to_json() + "\n")
+            .with_context(|| format!("writing {}", path.display()))?;
+        println!("  JSON report written to {}", path.display());
+    }
+    if report.run.wall_timed_out || report.run.stuck {
+        bail!("the run did not finish normally (see the warning above)");
+    }
+    Ok(())
+}
+
+/// A TFO key from 32 hex digits or Linux's dashed sysctl words.
+fn parse_tfo_key(s: &str) -> Result<TfoKey> {
+    let s = s.trim();
+    if s.contains('-') {
+        return TfoKey::parse_linux(s)
+            .with_context(|| format!("`{s}`: expected xxxxxxxx-xxxxxxxx-xxxxxxxx-xxxxxxxx"));
+    }
+    let hex = s.strip_prefix("0x").unwrap_or(s);
+    if hex.len() != 32 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+        bail!("`{s}`: expected 32 hex digits or Linux's dash-separated words");
+    }
+    let mut k = [0u8; 16];
+    for (i, b) in k.iter_mut().enumerate() {
+        *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16)?;
+    }
+    Ok(TfoKey(k))
+}
+
+fn tfo_cookie(key: &str, client: IpAddr, server: IpAddr) -> Result<()> {
+    if client.is_ipv4() != server.is_ipv4() {
+        bail!("client and server must be of the same address family");
+    }
+    let key = parse_tfo_key(key)?;
+    let cookie = cookie_for(&key, client, server);
+    let hex: String = cookie
+        .as_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    println!("{hex}");
+    eprintln!(
+        "(key as net.ipv4.tcp_fastopen_key: {}; client {client}, server {server})",
+        key.linux()
+    );
+    Ok(())
+}
+
+fn parse_mptcp_key(s: &str) -> Result<u64> {
+    let s = s.trim();
+    let parsed = if let Some(h) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        u64::from_str_radix(h, 16)
+    } else if s.len() == 16 {
+        // 16 digits: read as hex, the width of a key printed as hex.
+        u64::from_str_radix(s, 16)
+    } else {
+        s.parse()
+    };
+    parsed.with_context(|| {
+        format!("`{s}`: expected a 64-bit key (0x-prefixed hex, 16 hex digits, or decimal)")
+    })
+}
+
+fn mptcp_key(key: &str) -> Result<()> {
+    let key = MptcpKey(parse_mptcp_key(key)?);
+    let m = key.material();
+    println!("key   {:#018x}", m.key.0);
+    println!("token {:#010x}", m.token);
+    println!("idsn  {:#018x} ({})", m.idsn.0, m.idsn.0);
+    Ok(())
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Bench(args) => bench(args),
+        Command::TfoCookie {
+            key,
+            client,
+            server,
+        } => tfo_cookie(&key, client, server),
+        Command::MptcpKey { key } => mptcp_key(&key),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("10ms").unwrap(), Duration::from_millis(10));
+        assert_eq!(parse_duration("1.5s").unwrap(), Duration::from_millis(1500));
+        assert_eq!(parse_duration("250us").unwrap(), Duration::from_micros(250));
+        assert_eq!(parse_duration("0").unwrap(), Duration::ZERO);
+        assert!(parse_duration("10").is_err());
+        assert!(parse_duration("10 parsecs").is_err());
+    }
+
+    #[test]
+    fn tfo_keys() {
+        let a = parse_tfo_key("000102030405060708090a0b0c0d0e0f").unwrap();
+        assert_eq!(a.0[1], 1);
+        // Linux words are stored little-endian.
+        let b = parse_tfo_key("03020100-07060504-0b0a0908-0f0e0d0c").unwrap();
+        assert_eq!(a, b);
+        assert!(parse_tfo_key("0011").is_err());
+    }
+
+    #[test]
+    fn mptcp_keys() {
+        assert_eq!(
+            parse_mptcp_key("0x0102030405060708").unwrap(),
+            0x0102030405060708
+        );
+        assert_eq!(
+            parse_mptcp_key("0102030405060708").unwrap(),
+            0x0102030405060708
+        );
+        assert_eq!(parse_mptcp_key("42").unwrap(), 42);
+    }
+}

@@ -295,6 +295,21 @@ impl<T> Slab<T> {
     }
 }
 
+/// Indexing with a key the caller knows is live (just looked up or
+/// inserted); a stale key is a bug and panics.
+impl<T> core::ops::Index<Key> for Slab<T> {
+    type Output = T;
+    fn index(&self, key: Key) -> &T {
+        self.get(key).expect("stale slab key")
+    }
+}
+
+impl<T> core::ops::IndexMut<Key> for Slab<T> {
+    fn index_mut(&mut self, key: Key) -> &mut T {
+        self.get_mut(key).expect("stale slab key")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -417,20 +432,5 @@ mod tests {
             want.sort();
             prop_assert_eq!(got, want);
         }
-    }
-}
-
-/// Indexing with a key the caller knows is live (just looked up or
-/// inserted); a stale key is a bug and panics.
-impl<T> core::ops::Index<Key> for Slab<T> {
-    type Output = T;
-    fn index(&self, key: Key) -> &T {
-        self.get(key).expect("stale slab key")
-    }
-}
-
-impl<T> core::ops::IndexMut<Key> for Slab<T> {
-    fn index_mut(&mut self, key: Key) -> &mut T {
-        self.get_mut(key).expect("stale slab key")
     }
 }

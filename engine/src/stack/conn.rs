@@ -88,8 +88,10 @@ pub struct Conn<B> {
     pub snd_una: DataSeq,
     /// The application closed its side: a DATA_FIN follows the data.
     pub fin_queued: bool,
-    /// DSN of our DATA_FIN, once sent.
+    /// DSN of our DATA_FIN, once all data before it was sent.
     pub fin_dsn: Option<DataSeq>,
+    /// Our DATA_FIN went out at least once.
+    pub fin_sent: bool,
     /// Our DATA_FIN is DATA_ACKed.
     pub fin_acked: bool,
     /// When our DATA_FIN is resent if still not DATA_ACKed.
@@ -111,6 +113,8 @@ pub struct Conn<B> {
     pub want_writable: bool,
     /// Client: use TCP Fast Open on this connection.
     pub tfo_client: bool,
+    /// Client: SYN data without a TFO option (`TCP_FASTOPEN_NO_COOKIE`).
+    pub tfo_no_cookie: bool,
     /// Client: no SYN sent yet; the first write goes in it
     /// (`TCP_FASTOPEN_CONNECT`).
     pub deferred_connect: bool,
@@ -136,10 +140,6 @@ pub struct Conn<B> {
     /// The application was told the connection exists (Accepted or
     /// Connected).
     pub announced: bool,
-    /// The application was told the connection ended.
-    pub closed: bool,
-    /// Why it ended, once it did.
-    pub close_reason: Option<CloseReason>,
     /// When the connection started (for latency bookkeeping by apps).
     pub created_at: Instant,
 }
@@ -166,6 +166,7 @@ impl<B: Buf> Conn<B> {
             snd_una: first,
             fin_queued: false,
             fin_dsn: None,
+            fin_sent: false,
             fin_acked: false,
             fin_rtx_at: None,
             fin_retries: 0,
@@ -175,6 +176,7 @@ impl<B: Buf> Conn<B> {
             tfo_pending: false,
             want_writable: false,
             tfo_client: false,
+            tfo_no_cookie: false,
             deferred_connect: false,
             dirty: false,
             timer_armed: None,
@@ -184,8 +186,6 @@ impl<B: Buf> Conn<B> {
             peer_fin_dsn: None,
             data_ack_pending: false,
             announced: false,
-            closed: false,
-            close_reason: None,
             created_at: now,
         }
     }
@@ -248,10 +248,5 @@ impl<B: Buf> Conn<B> {
     /// subflows may close.
     pub fn data_level_closed(&self) -> bool {
         self.fin_acked && self.peer_fin
-    }
-
-    /// Nothing left to send at data level (all written data sent).
-    pub fn all_sent(&self) -> bool {
-        self.unsent.is_empty()
     }
 }

@@ -74,7 +74,8 @@ impl<B: Buf> Stack<B> {
             self.counters.mptfo_rx_packets += 1;
             self.counters.mptfo_rx_bytes += frame.len() as u64;
             let flags = frame.rx_flags();
-            if flags.l4_checksum == ChecksumStatus::Bad || flags.ip_checksum == ChecksumStatus::Bad {
+            if flags.l4_checksum == ChecksumStatus::Bad || flags.ip_checksum == ChecksumStatus::Bad
+            {
                 self.counters.mptfo_rx_bad_checksum += 1;
                 continue;
             }
@@ -286,7 +287,6 @@ impl<B: Buf> Stack<B> {
         let sk = self.subflows.vacant_key();
         let mut sf = Subflow::new(
             &self.cfg,
-            sk,
             ck,
             seg.tuple,
             seg.iface,
@@ -383,7 +383,9 @@ impl<B: Buf> Stack<B> {
         let opts = seg.opts;
         let iss = sf.iss;
         let syn_data_len = sf.syn_data_len;
-        let acked_data = (ack.diff(iss).max(0) as u32).saturating_sub(1).min(syn_data_len);
+        let acked_data = (ack.diff(iss).max(0) as u32)
+            .saturating_sub(1)
+            .min(syn_data_len);
         let (local, remote) = (sf.tuple.src_addr, sf.tuple.dst_addr);
         let syn_had_tfo = sf.syn_had_tfo;
         let sf = &mut self.subflows[sk];
@@ -427,6 +429,8 @@ impl<B: Buf> Stack<B> {
         sf.tx_ssn_origin = iss + acked_data as usize;
         sf.rto_at = None;
         sf.rto_count = 0;
+        // A SYN timeout's recovery point does not outlive the handshake.
+        sf.recover = None;
         sf.state = TcpState::Established;
         sf.ack_now = true;
         let mss = sf.mss;
@@ -436,7 +440,8 @@ impl<B: Buf> Stack<B> {
         if c.tfo_client {
             let cookie = opts.fast_open.filter(|f| !f.is_request());
             let asked = syn_had_tfo && syn_data_len == 0;
-            self.cookie_cache.on_synack(local, remote, cookie, asked, opts.mss.unwrap_or(mss));
+            self.cookie_cache
+                .on_synack(local, remote, cookie, asked, opts.mss.unwrap_or(mss));
             if syn_data_len > 0 {
                 if acked_data == syn_data_len {
                     self.counters.tcp_ext_tcp_fast_open_active += 1;
@@ -474,6 +479,10 @@ impl<B: Buf> Stack<B> {
         if let Some(p) = leftover {
             c.unsent.push_front(p);
         }
+        // SYN data the SYN/ACK acknowledged is delivered for good; it is
+        // never DATA_ACKed (outside DSN space, protocol.md §7.2), so it
+        // leaves the send buffer here.
+        c.send_buffered -= acked_data as usize;
         c.announced = true;
         self.events.push_back(Event::Connected { conn: ck });
         if !payload.is_empty() {
@@ -503,12 +512,12 @@ impl<B: Buf> Stack<B> {
 
     /// SYN-RECEIVED and every synchronized state.
     fn on_synchronized(&mut self, sk: Key, seg: Segment, payload: B) {
-        let now = self.now;
         let wnd = self.cfg.recv_window;
         let sf = &self.subflows[sk];
         let ck = sf.conn;
         // A retransmitted SYN while we are in SYN-RECEIVED: answer again.
-        if seg.syn() && seg.ack.is_none() && sf.state == TcpState::SynReceived && seg.seq == sf.irs {
+        if seg.syn() && seg.ack.is_none() && sf.state == TcpState::SynReceived && seg.seq == sf.irs
+        {
             let info = sf.syn_info;
             let cookie = sf.synack_cookie;
             self.send_synack(sk, cookie, info);
@@ -563,15 +572,16 @@ impl<B: Buf> Stack<B> {
                 return;
             }
         }
+        self.maybe_fall_back_on_data(sk, &seg, ack, payload.len());
         self.process_ack(sk, &seg, ack, payload.len());
         if !self.subflows.contains(sk) {
             return;
         }
         // MPTCP options (DATA_ACK, mappings, DATA_FIN, fast close).
-        if self.conns.get(ck).is_some_and(|c| c.is_mptcp()) {
-            if !self.process_mptcp_options(sk, &seg, payload.len()) {
-                return;
-            }
+        if self.conns.get(ck).is_some_and(|c| c.is_mptcp())
+            && !self.process_mptcp_options(sk, &seg, payload.len())
+        {
+            return;
         }
         // Seventh: the payload.
         let state = self.subflows[sk].state;
@@ -626,6 +636,13 @@ impl<B: Buf> Stack<B> {
                 c.set_remote_key(KeyMaterial::new(MptcpKey(m.sender_key.unwrap_or_default())));
                 c.peer_deny_join_id0 = m.flags.no_subflows_to_source();
                 self.counters.mptcp_mp_capable_ack_rx += 1;
+                // protocol.md §7.3 step 4: DATA_ACKs can start. If we sent
+                // data (an `early` reply) or a DATA_FIN before the key, say
+                // so at once: it also confirms the client's key to it, which
+                // holds its DATA_FIN until then.
+                if c.snd_nxt != c.local.idsn + 1 || c.fin_dsn.is_some() {
+                    self.subflows[sk].ack_now = true;
+                }
                 if let Some(dl) = m.data_len {
                     let dsn = c.remote.map(|r| r.idsn + 1).unwrap_or_default();
                     self.subflows[sk].rx_map = Some(RxMapping {
@@ -651,6 +668,41 @@ impl<B: Buf> Stack<B> {
             });
         }
         true
+    }
+
+    /// RFC 8684 §3.7, protocol.md §5.5: on the initial subflow, before the
+    /// peer ever sent a DATA_ACK, data, a FIN or an acknowledgment of our
+    /// data arriving without any MPTCP option means the peer fell back (its
+    /// first segment from us after the handshake lacked MP_CAPABLE, e.g.
+    /// because our third ACK was lost) or a middlebox strips the options:
+    /// continue as plain TCP. Decided before the ACK is processed, so that
+    /// it already counts as the data-level acknowledgment.
+    fn maybe_fall_back_on_data(
+        &mut self,
+        sk: Key,
+        seg: &Segment,
+        ack: SubflowSeq,
+        payload_len: usize,
+    ) {
+        let sf = &self.subflows[sk];
+        let Some(c) = self.conns.get(sf.conn) else {
+            return;
+        };
+        if !c.is_mptcp() || !c.active || !c.mpc_echo_pending || c.subflows.len() != 1 {
+            return;
+        }
+        if seg.opts.mptcp_options().next().is_some() {
+            return;
+        }
+        // An MPTCP peer that has not seen our key yet sends pure ACKs
+        // without options, but never data, a FIN or an ACK of our data.
+        let acks_data = ack > sf.snd_una && sf.rtx.front().is_some_and(|s| s.len > 0);
+        if payload_len == 0 && !acks_data && !seg.fin() {
+            return;
+        }
+        let ck = sf.conn;
+        self.conns[ck].mode = MptcpMode::Fallback;
+        self.counters.mptcp_mp_capable_data_fallback += 1;
     }
 
     /// RFC 9293 §3.10.7.4 fifth step, with RFC 5681/6582 loss recovery.
@@ -679,19 +731,31 @@ impl<B: Buf> Stack<B> {
             sf.snd_una = ack;
             sf.rto_count = 0;
             sf.dupacks = 0;
+            let srtt = sf.rtt.srtt();
             match sf.recover {
                 Some(r) if ack >= r => {
                     sf.recover = None;
-                    let flight = sf.in_flight() as usize;
-                    sf.cc.on_recovery_exit(now, flight);
+                    if sf.cc.in_recovery() {
+                        let flight = sf.in_flight() as usize;
+                        sf.cc.on_recovery_exit(now, flight);
+                    } else {
+                        sf.cc.on_ack(now, acked as usize, srtt, in_flight);
+                    }
                 }
-                Some(_) => {
+                Some(_) if sf.cc.in_recovery() => {
                     // RFC 6582 partial ACK: resend the next hole.
                     sf.cc.on_partial_ack(acked as usize);
                     self.retransmit_front(sk);
                 }
+                Some(_) => {
+                    // After an RTO (RFC 6582 §4 sets `recover` there), each
+                    // ACK below the recovery point shows the next segment
+                    // lost before the timeout: resend it at once instead of
+                    // waiting a backed-off RTO per hole. Slow start goes on.
+                    sf.cc.on_ack(now, acked as usize, srtt, in_flight);
+                    self.retransmit_front(sk);
+                }
                 None => {
-                    let srtt = sf.rtt.srtt();
                     sf.cc.on_ack(now, acked as usize, srtt, in_flight);
                 }
             }
@@ -783,6 +847,11 @@ impl<B: Buf> Stack<B> {
                         let len = m.data_len as u32 - d.data_fin as u32;
                         if d.data_fin {
                             c.peer_fin_dsn = Some(dsn + len as usize);
+                            if c.peer_fin {
+                                // A DATA_FIN again: our DATA_ACK of it was
+                                // lost; send it again (RFC 8684 §3.3.3).
+                                sf.ack_now = true;
+                            }
                         }
                         if len > 0 {
                             sf.rx_map = Some(RxMapping {
@@ -798,7 +867,8 @@ impl<B: Buf> Stack<B> {
                     // A repeated third ACK, or MP_CAPABLE with data after it
                     // (protocol.md §2.1): the implicit mapping IDSN+1, SSN 1.
                     let c = &self.conns[ck];
-                    if let (Some(remote), Some(dl), true) = (c.remote, m.data_len, payload_len > 0) {
+                    if let (Some(remote), Some(dl), true) = (c.remote, m.data_len, payload_len > 0)
+                    {
                         self.subflows[sk].rx_map = Some(RxMapping {
                             dsn: remote.idsn + 1,
                             ssn: 1,
@@ -807,14 +877,14 @@ impl<B: Buf> Stack<B> {
                         });
                     }
                 }
-                MptcpOption::MpFastclose { receiver_key } => {
-                    // RFC 8684 §3.5: act only on our own key.
-                    if receiver_key == self.conns[ck].local.key.0 {
-                        self.counters.mptcp_mp_fastclose_rx += 1;
-                        self.fastclose(ck);
-                        self.finish_conn(ck, CloseReason::Reset);
-                        return false;
-                    }
+                // RFC 8684 §3.5: act only on our own key.
+                MptcpOption::MpFastclose { receiver_key }
+                    if receiver_key == self.conns[ck].local.key.0 =>
+                {
+                    self.counters.mptcp_mp_fastclose_rx += 1;
+                    self.fastclose(ck);
+                    self.finish_conn(ck, CloseReason::Reset);
+                    return false;
                 }
                 MptcpOption::MpTcpRst { .. } => self.counters.mptcp_mp_rst_rx += 1,
                 MptcpOption::AddAddr(a) => {
@@ -851,10 +921,7 @@ impl<B: Buf> Stack<B> {
             seq = rcv_nxt;
         }
         if seq == rcv_nxt {
-            let mss = sf.mss as usize;
-            let full = payload.len() >= mss;
-            let mapping = sf.rx_map;
-            let _ = mapping;
+            let filled_gap = !sf.ooo.is_empty();
             self.deliver_in_order(sk, seq, payload);
             // Drain segments the hole was holding back.
             loop {
@@ -891,28 +958,33 @@ impl<B: Buf> Stack<B> {
             }
             let sf = &mut self.subflows[sk];
             sf.unacked_segments += 1;
-            if sf.unacked_segments >= 2 || !sf.ooo.is_empty() || !full {
-                // RFC 9293 §3.8.6.3 / RFC 5681 §4.2: at least every second
-                // full segment; small segments (requests, replies) are
-                // acknowledged after the delayed-ACK time unless a reply
-                // carries the ACK first.
-                if sf.unacked_segments >= 2 || !sf.ooo.is_empty() {
-                    sf.ack_now = true;
-                } else if sf.delack_at.is_none() {
-                    sf.delack_at = Some(now + delayed_ack);
-                }
+            if sf.unacked_segments >= 2 || filled_gap {
+                // RFC 5681 §4.2 (RFC 9293 §3.8.6.3): an ACK for at least
+                // every second segment, and at once when a segment fills
+                // (part of) a gap. Sent now, not at the end of the burst:
+                // a burst of segments must not collapse into one stretch
+                // ACK.
+                self.send_ack(sk);
             } else if sf.delack_at.is_none() {
+                // One segment (a request, a reply): wait the delayed-ACK
+                // time for data to carry the ACK.
                 sf.delack_at = Some(now + delayed_ack);
             }
         } else {
-            // Beyond a hole: keep it (bounded) and ACK at once (RFC 5681
-            // §4.2: out-of-order data triggers an immediate ACK).
-            sf.ack_now = true;
+            // Beyond a hole: RFC 5681 §4.2, an immediate duplicate ACK for
+            // every out-of-order segment (the sender's fast retransmit
+            // counts them), then keep the segment.
+            self.send_ack(sk);
+            let sf = &mut self.subflows[sk];
             if sf.ooo.len() >= MAX_OOO_SEGMENTS {
                 self.counters.tcp_ext_tcp_ofo_drop += 1;
                 return;
             }
-            let pos = sf.ooo.iter().position(|o| o.seq >= seq).unwrap_or(sf.ooo.len());
+            let pos = sf
+                .ooo
+                .iter()
+                .position(|o| o.seq >= seq)
+                .unwrap_or(sf.ooo.len());
             if sf.ooo.get(pos).is_some_and(|o| o.seq == seq) {
                 return;
             }
@@ -1024,7 +1096,7 @@ impl<B: Buf> Stack<B> {
         }
         if c.peer_fin_dsn == Some(c.rcv_nxt) {
             c.peer_fin = true;
-            c.rcv_nxt = c.rcv_nxt + 1;
+            c.rcv_nxt += 1;
             c.data_ack_pending = true;
             self.events.push_back(Event::PeerClosed { conn: ck });
             if let Some(sf) = self.subflows.get_mut(sk) {
@@ -1036,7 +1108,7 @@ impl<B: Buf> Stack<B> {
     /// In-order FIN on a subflow (RFC 9293 §3.10.7.4 eighth step).
     fn on_fin(&mut self, sk: Key) {
         let sf = &mut self.subflows[sk];
-        sf.rcv_nxt = sf.rcv_nxt + 1;
+        sf.rcv_nxt += 1;
         sf.ack_now = true;
         let ck = sf.conn;
         let fin_acked = sf.snd_una == sf.snd_nxt;
@@ -1075,9 +1147,35 @@ impl<B: Buf> Stack<B> {
         if state.is_synchronized() {
             self.counters.tcp_estab_resets += 1;
         }
-        let last = self.conns.get(ck).is_some_and(|c| c.subflows.is_empty());
-        if last {
-            self.finish_conn(ck, CloseReason::Reset);
+        self.after_subflow_loss(ck, CloseReason::Reset);
+    }
+
+    /// A subflow died (RST, retransmissions exhausted). The connection goes
+    /// with its last subflow, for `reason` — unless every byte was already
+    /// delivered and acknowledged both ways: both DATA_FINs exchanged under
+    /// MPTCP (the connection is closed at data level, RFC 8684 §3.3.3), or,
+    /// under plain TCP, the peer's FIN in and all our data acknowledged.
+    /// Then what happens to a FIN afterwards (a peer out of TIME_WAIT
+    /// answering it with RST) does not change the outcome.
+    fn after_subflow_loss(&mut self, ck: Key, reason: CloseReason) {
+        let Some(c) = self.conns.get(ck) else {
+            return;
+        };
+        let graceful = match c.mode {
+            MptcpMode::Fallback => {
+                c.fin_queued && c.peer_fin && c.unsent.is_empty() && c.inflight.is_empty()
+            }
+            _ => c.data_level_closed(),
+        };
+        if c.subflows.is_empty() {
+            let reason = if graceful {
+                CloseReason::Graceful
+            } else {
+                reason
+            };
+            self.finish_conn(ck, reason);
+        } else {
+            self.maybe_finish(ck);
         }
     }
 
@@ -1148,33 +1246,29 @@ impl<B: Buf> Stack<B> {
                 self.counters.tcp_ext_tcp_abort_on_timeout += 1;
             }
             self.remove_subflow(sk);
-            let last = self.conns.get(ck).is_some_and(|c| c.subflows.is_empty());
-            if last {
-                self.finish_conn(ck, CloseReason::TimedOut);
-            }
+            self.after_subflow_loss(ck, CloseReason::TimedOut);
             return;
         }
         self.counters.tcp_ext_tcp_timeouts += 1;
         let in_flight = sf.in_flight() as usize;
         sf.cc.on_rto(now, in_flight);
         sf.dupacks = 0;
-        sf.recover = None;
-        // RFC 7413 §4.1.3.2: a SYN with data that timed out is resent bare;
-        // the data follows the handshake, and this server gets no SYN data
-        // for a while (negative cache).
-        let front = sf.rtx.front_mut().expect("checked above");
-        if front.syn && sf.active && front.len > 0 {
-            let data = front.payload.take();
-            front.len = 0;
-            sf.snd_nxt = sf.iss + 1;
-            sf.syn_data_len = 0;
+        // RFC 6582 §4: after a timeout, `recover` is the highest sequence
+        // sent; no fast retransmit for duplicate ACKs below it, and partial
+        // ACKs up to it resend the next hole (`process_ack`).
+        sf.recover = Some(sf.snd_nxt);
+        // RFC 7413 §4.1.3.2: a SYN with data that timed out is resent bare
+        // (`send_syn` leaves data and TFO option out of retransmissions) and
+        // this server gets no SYN data for a while (negative cache). The
+        // bytes stay in sequence space behind the SYN: the first SYN may
+        // have arrived, and then the SYN/ACK acknowledges them as TFO data
+        // (ack = ISN+1+N must stay acceptable, as in Linux); otherwise they
+        // follow the handshake (`on_syn_sent`).
+        let front = sf.rtx.front().expect("checked above");
+        if front.syn && sf.active && front.len > 0 && front.retransmits == 0 {
             let (local, remote) = (sf.tuple.src_addr, sf.tuple.dst_addr);
             let until = now + self.cfg.tfo_client.negative_cache;
             self.cookie_cache.on_syn_timeout(local, remote, until);
-            self.counters.tcp_ext_tcp_fast_open_active_fail += 1;
-            if let (Some(d), Some(c)) = (data, self.conns.get_mut(ck)) {
-                c.unsent.push_front(d);
-            }
         }
         let sf = &mut self.subflows[sk];
         sf.on_rto_backoff(now);
@@ -1195,8 +1289,11 @@ impl<B: Buf> Stack<B> {
             self.arm_conn_timer(ck);
             return;
         }
-        if c.fin_acked {
+        if c.fin_acked || c.mode == MptcpMode::Fallback {
+            // Acknowledged, or no data level any more (a fallback after the
+            // DATA_FIN was sent): plain FINs close the connection.
             c.fin_rtx_at = None;
+            self.mark_dirty(ck);
             return;
         }
         if c.fin_retries >= DATA_FIN_RETRIES {
@@ -1204,16 +1301,22 @@ impl<B: Buf> Stack<B> {
             self.finish_conn(ck, CloseReason::TimedOut);
             return;
         }
+        // A DATA_FIN held back until our key was confirmed (output_fins)
+        // goes out here for the first time: not a retransmission.
+        if c.fin_sent {
+            self.counters.mptcp_mptcp_retrans += 1;
+        }
         c.fin_retries += 1;
         // Backed off like an RTO (protocol.md §5.3: a timer, not ACK
         // bursts).
         let backoff = core::time::Duration::from_millis(200) * (1u32 << c.fin_retries.min(9));
         c.fin_rtx_at = Some(now + backoff);
-        self.counters.mptcp_mptcp_retrans += 1;
         let sfs = c.subflows.clone();
+        let mut sent = false;
         for sk in sfs {
-            self.send_data_fin(sk);
+            sent |= self.send_data_fin(sk);
         }
+        self.conns[ck].fin_sent |= sent;
         self.arm_conn_timer(ck);
     }
 }

@@ -126,6 +126,12 @@ pub struct ConnectOptions {
     pub local_addr: Option<IpAddr>,
     /// Local port to use (default: an ephemeral port).
     pub local_port: Option<u16>,
+    /// Like Linux `TCP_FASTOPEN_NO_COOKIE` (`tcp_fastopen` bit 0x4): send
+    /// the first write in the SYN with no TFO option at all, for servers
+    /// that take SYN data without cookies (protocol.md §6.4). A server
+    /// that does not simply leaves the data unacknowledged and it follows
+    /// the handshake. Needs `tfo`.
+    pub tfo_no_cookie: bool,
 }
 
 impl Default for ConnectOptions {
@@ -136,6 +142,7 @@ impl Default for ConnectOptions {
             deferred: false,
             local_addr: None,
             local_port: None,
+            tfo_no_cookie: false,
         }
     }
 }
@@ -325,6 +332,19 @@ impl<B: Buf> Stack<B> {
         self.subflows.get(sf).map(|s| s.state)
     }
 
+    /// When the connection was opened: the `connect` call, or the arrival
+    /// of the peer's SYN (for latency bookkeeping by applications).
+    pub fn created_at(&self, conn: ConnId) -> Option<Instant> {
+        self.conns.get(conn).map(|c| c.created_at)
+    }
+
+    /// Forgets every cached TFO cookie and negative-cache entry (like
+    /// flushing Linux's TCP metrics); the next SYN to each server asks for a
+    /// cookie again.
+    pub fn forget_tfo_cookies(&mut self) {
+        self.cookie_cache.clear();
+    }
+
     /// The application's tag of a connection.
     pub fn user_data(&self, conn: ConnId) -> Option<u64> {
         self.conns.get(conn).map(|c| c.user_data)
@@ -444,11 +464,15 @@ impl<B: Buf> Stack<B> {
         conn.checksum = mptcp && self.cfg.mptcp.checksum;
         let iss = SubflowSeq(self.rand() as u32);
         let sk = self.subflows.vacant_key();
-        let mut sf = Subflow::new(&self.cfg, sk, ck, tuple, iface, TcpState::SynSent, iss, true);
+        let mut sf = Subflow::new(&self.cfg, ck, tuple, iface, TcpState::SynSent, iss, true);
         sf.snd_wnd = self.cfg.mss as u32; // until the SYN/ACK says more
         conn.subflows.push(sk);
         conn.tfo_client = opts.tfo && self.cfg.tfo_client.enabled;
         conn.deferred_connect = opts.deferred;
+        conn.tfo_no_cookie = conn.tfo_client && opts.tfo_no_cookie;
+        // The application holds the id from now on: it must hear how the
+        // attempt ends, even when no SYN/ACK ever comes.
+        conn.announced = true;
         let inserted = self.conns.insert(conn);
         debug_assert_eq!(inserted, ck);
         let inserted = self.subflows.insert(sf);
@@ -513,10 +537,12 @@ impl<B: Buf> Stack<B> {
         Ok(())
     }
 
-    /// Copies `data` into stack-owned buffers of at most one MSS each.
+    /// Copies `data` into stack-owned buffers of at most one segment's
+    /// payload each (our MSS less the option space, so that a segment with
+    /// any options fits the MTU).
     fn queue_data(&mut self, conn: ConnId, data: &[u8]) -> Result<usize, StackError> {
         let limit = self.cfg.send_buffer;
-        let mss = self.cfg.mss as usize;
+        let mss = max_payload(self.cfg.mss);
         let c = self.conns.get_mut(conn).ok_or(StackError::NoConnection)?;
         if c.fin_queued {
             return Err(StackError::Closed);
@@ -687,6 +713,15 @@ impl<B: Buf> Stack<B> {
             self.finish_conn(ck, CloseReason::Graceful);
         }
     }
+}
+
+/// Most payload bytes in a segment for an MSS of `mss`: the MSS counts no
+/// options, and a segment may carry up to 40 bytes of them (timestamps and
+/// a DSS with 64-bit DATA_ACK and mapping take 40; a SYN with TFO cookie
+/// and MP_CAPABLE 36). Linux sizes SYN data the same way
+/// (`tcp_send_syn_data`: MSS − MAX_TCP_OPTION_SPACE).
+pub(crate) fn max_payload(mss: u16) -> usize {
+    (mss as usize).saturating_sub(40).max(1)
 }
 
 /// splitmix64: a small, fast, seedable generator for ISNs, keys and ports.

@@ -386,10 +386,21 @@ impl<B: Buf> Stack<B> {
         let mut fast_open: Option<FastOpenOption> = None;
         let mut syn_payload: Option<B> = None;
         if c.tfo_client && !retransmit {
-            let (opt, with_data) = self.cookie_cache.syn_option(local, remote, now);
-            fast_open = Some(opt);
+            let with_data = if c.tfo_no_cookie {
+                // protocol.md §6.4 (Linux TFO_CLIENT_NO_COOKIE): data, no
+                // option; the negative cache still applies.
+                !self.cookie_cache.is_negative(local, remote, now)
+            } else {
+                let (opt, with_data) = self.cookie_cache.syn_option(local, remote, now);
+                fast_open = Some(opt);
+                with_data
+            };
             if with_data {
-                let limit = self.cookie_cache.syn_data_limit(local, remote);
+                let mss = self
+                    .cookie_cache
+                    .syn_data_limit(local, remote)
+                    .min(self.cfg.mss as usize);
+                let limit = super::max_payload(mss as u16);
                 if let Some(front) = c.unsent.front() {
                     if front.len() <= limit {
                         syn_payload = c.unsent.pop_front();
@@ -397,7 +408,8 @@ impl<B: Buf> Stack<B> {
                 }
             }
         }
-        let mptcp_opt = mptcp.then(|| MptcpOption::MpCapable(MpCapable::syn(self.mpc_flags(checksum))));
+        let mptcp_opt =
+            mptcp.then(|| MptcpOption::MpCapable(MpCapable::syn(self.mpc_flags(checksum))));
         let ts = self.cfg.timestamps.then(|| Timestamps {
             tsval: ts_clock(now),
             tsecr: 0,
@@ -437,8 +449,8 @@ impl<B: Buf> Stack<B> {
             self.counters.mptcp_mp_capable_syn_tx += 1;
         }
         if retransmit {
+            // (TcpRetransSegs is counted by `retransmit_front`.)
             self.counters.tcp_ext_tcp_syn_retrans += 1;
-            self.counters.tcp_retrans_segs += 1;
         }
         let sf = &mut self.subflows[sk];
         if !retransmit {
@@ -457,11 +469,19 @@ impl<B: Buf> Stack<B> {
             sf.snd_nxt = iss + (1 + data_len as usize);
         }
         sf.arm_rto(now);
+        // The wheel needs an entry for the SYN's RTO whoever called.
+        self.arm_subflow_timer(sk);
     }
 
     /// Builds a frame whose payload is `b` itself (zero copy); `b` must be
     /// the only handle to its storage, else the bytes are copied.
-    fn emit_owned(&mut self, sk: Key, hdr: SegmentHeader, opts: &OptionBlock, mut b: B) -> Option<B> {
+    fn emit_owned(
+        &mut self,
+        sk: Key,
+        hdr: SegmentHeader,
+        opts: &OptionBlock,
+        mut b: B,
+    ) -> Option<B> {
         if b.data_mut().is_some() {
             self.emit(sk, hdr, opts, Payload::Own(b))
         } else {
@@ -486,10 +506,13 @@ impl<B: Buf> Stack<B> {
         let mptcp_opt = (c.mode != MptcpMode::Fallback).then(|| {
             MptcpOption::MpCapable(MpCapable::synack(self.mpc_flags(c.checksum), c.local.key.0))
         });
-        let ts = peer.tsval.filter(|_| self.cfg.timestamps).map(|tsval| Timestamps {
-            tsval: ts_clock(now),
-            tsecr: tsval,
-        });
+        let ts = peer
+            .tsval
+            .filter(|_| self.cfg.timestamps)
+            .map(|tsval| Timestamps {
+                tsval: ts_clock(now),
+                tsecr: tsval,
+            });
         let opts = synack_options(&SynAckParams {
             mss: self.cfg.mss,
             timestamps: ts,
@@ -544,12 +567,21 @@ impl<B: Buf> Stack<B> {
             let Some(sk) = self.pick_subflow(ck) else {
                 break;
             };
-            let len = c.unsent.front().map_or(0, |b| b.len()) as u32;
+            // A chunk larger than this subflow's segments (a peer MSS below
+            // ours) is split; both parts then share the buffer.
+            let max = super::max_payload(self.subflows[sk].mss);
+            let len = c.unsent.front().map_or(0, |b| b.len()).min(max) as u32;
             if self.subflows[sk].send_room() < len {
                 break;
             }
             let c = self.conns.get_mut(ck).expect("checked above");
-            let buf = c.unsent.pop_front().expect("checked above");
+            let mut buf = c.unsent.pop_front().expect("checked above");
+            if buf.len() > max {
+                let mut rest = buf.share();
+                rest.trim_front(max);
+                buf.trim_back(buf.len() - max);
+                c.unsent.push_front(rest);
+            }
             let mapped = c.mode != MptcpMode::Fallback;
             let dsn = c.snd_nxt;
             let first_mpc = mapped && c.active && c.mpc_data_pending;
@@ -660,13 +692,23 @@ impl<B: Buf> Stack<B> {
             MptcpMode::Pending if c.hold_until_key => {}
             _ => {
                 if c.fin_dsn.is_none() {
-                    let dsn = c.snd_nxt;
-                    c.fin_dsn = Some(dsn);
+                    c.fin_dsn = Some(c.snd_nxt);
                     c.fin_rtx_at = Some(now + core::time::Duration::from_millis(200));
+                }
+                // RFC 8684 §3.1: our MP_CAPABLE third ACK must reach the
+                // listener before a DSS-only segment does, or it falls back
+                // (protocol.md §5.5; a reordered or lost third ACK). A
+                // DATA_FIN cannot ride in MP_CAPABLE, so until a DATA_ACK
+                // confirms our key it waits — for that DATA_ACK, or at most
+                // for its retransmission timer.
+                let unconfirmed = c.active && c.mpc_echo_pending;
+                if !c.fin_sent && !unconfirmed {
                     let sfs = c.subflows.clone();
+                    let mut sent = false;
                     for sk in sfs {
-                        self.send_data_fin(sk);
+                        sent |= self.send_data_fin(sk);
                     }
+                    self.conns[ck].fin_sent = sent;
                 }
                 let c = &self.conns[ck];
                 if c.data_level_closed() {
@@ -680,19 +722,27 @@ impl<B: Buf> Stack<B> {
     }
 
     /// A DATA_FIN-only DSS on a pure ACK (SSN 0, length 1, RFC 8684 §3.3.3).
-    pub(super) fn send_data_fin(&mut self, sk: Key) {
+    /// Returns whether it was sent.
+    pub(super) fn send_data_fin(&mut self, sk: Key) -> bool {
         let now = self.now;
         let Some(sf) = self.subflows.get(sk) else {
-            return;
+            return false;
         };
-        if !sf.state.is_synchronized() {
-            return;
+        // Wherever data may go: synchronized, or a TFO listener's subflow
+        // in SYN-RECEIVED (an `early` reply and its DATA_FIN, erratum 6609).
+        let can_send = sf.state.is_synchronized()
+            || (sf.state == TcpState::SynReceived && sf.syn_data_len > 0);
+        if !can_send {
+            return false;
         }
         let Some(c) = self.conns.get(sf.conn) else {
-            return;
+            return false;
         };
+        if c.mode == MptcpMode::Fallback {
+            return false;
+        }
         let Some(fin_dsn) = c.fin_dsn else {
-            return;
+            return false;
         };
         let data_ack = c.can_data_ack().then(|| {
             if sf.peer_dsn64 {
@@ -727,6 +777,7 @@ impl<B: Buf> Stack<B> {
             sf.ack_now = false;
             sf.delack_at = None;
         }
+        true
     }
 
     /// Sends our FIN on subflow `sk` (RFC 9293 §3.10.4 CLOSE).
@@ -806,7 +857,11 @@ impl<B: Buf> Stack<B> {
             self.emit_fin(sk, seq);
             return;
         }
-        let bytes: Vec<u8> = sf.rtx.front().and_then(|s| s.payload.as_ref()).map_or(Vec::new(), |p| p.data().to_vec());
+        let bytes: Vec<u8> = sf
+            .rtx
+            .front()
+            .and_then(|s| s.payload.as_ref())
+            .map_or(Vec::new(), |p| p.data().to_vec());
         if matches!(data, TxData::Mapped { .. }) {
             self.counters.mptcp_mptcp_retrans += 1;
         }

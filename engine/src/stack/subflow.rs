@@ -51,7 +51,10 @@ pub enum TcpState {
 impl TcpState {
     /// True once the three-way handshake is over (data may be received).
     pub fn is_synchronized(self) -> bool {
-        !matches!(self, TcpState::SynSent | TcpState::SynReceived | TcpState::Closed)
+        !matches!(
+            self,
+            TcpState::SynSent | TcpState::SynReceived | TcpState::Closed
+        )
     }
     /// True while our side may still send data.
     pub fn can_send(self) -> bool {
@@ -155,18 +158,12 @@ pub struct OooSegment<B> {
     pub fin: bool,
 }
 
-/// How the subflow took part in MPTCP's handshake.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SubflowKind {
-    /// The connection's first subflow (MP_CAPABLE, or plain TCP).
-    Initial,
-    /// Added with MP_JOIN.
-    Join,
-}
-
 /// Most out-of-order segments kept per subflow; more are dropped (the peer
-/// sends them again).
-pub const MAX_OOO_SEGMENTS: usize = 64;
+/// sends them again). In bytes the queue is bounded by the receive window
+/// (segments beyond it are not acceptable); this bound only limits the
+/// buffers a peer can pin with tiny segments. A full 256 KiB window of
+/// full-sized segments is some 185 of them.
+pub const MAX_OOO_SEGMENTS: usize = 1024;
 
 /// One TCP subflow.
 pub struct Subflow<B> {
@@ -176,12 +173,8 @@ pub struct Subflow<B> {
     pub iface: usize,
     /// The owning connection.
     pub conn: Key,
-    /// Our own key in the subflow slab.
-    pub key: Key,
     /// TCP state.
     pub state: TcpState,
-    /// Initial or join.
-    pub kind: SubflowKind,
     /// We opened it.
     pub active: bool,
 
@@ -276,7 +269,6 @@ impl<B: Buf> Subflow<B> {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         cfg: &StackConfig,
-        key: Key,
         conn: Key,
         tuple: FourTuple,
         iface: usize,
@@ -298,9 +290,7 @@ impl<B: Buf> Subflow<B> {
             tuple,
             iface,
             conn,
-            key,
             state,
-            kind: SubflowKind::Initial,
             active,
             iss,
             snd_una: iss,
@@ -417,10 +407,10 @@ impl<B: Buf> Subflow<B> {
                 if let Some(p) = front.payload.as_mut() {
                     p.trim_front(n as usize);
                 }
-                front.seq = front.seq + n as usize;
+                front.seq += n as usize;
                 front.len -= n;
                 if let TxData::Mapped { dsn, .. } = &mut front.data {
-                    *dsn = *dsn + n as usize;
+                    *dsn += n as usize;
                 }
                 acked += n;
                 break;

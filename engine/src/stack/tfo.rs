@@ -40,10 +40,22 @@ impl CookieCache {
         self.entries.get(&(client, server))
     }
 
+    /// True while SYN data to `server` is off after a SYN-with-data timed
+    /// out (RFC 7413 §4.1.3.2).
+    pub fn is_negative(&self, client: IpAddr, server: IpAddr, now: Instant) -> bool {
+        self.get(client, server)
+            .is_some_and(|e| e.negative_until.is_some_and(|t| now < t))
+    }
+
     /// The TFO option a new SYN to `server` should carry, and whether data
     /// may ride in it (a usable cookie is cached and no negative entry is in
     /// force).
-    pub fn syn_option(&self, client: IpAddr, server: IpAddr, now: Instant) -> (FastOpenOption, bool) {
+    pub fn syn_option(
+        &self,
+        client: IpAddr,
+        server: IpAddr,
+        now: Instant,
+    ) -> (FastOpenOption, bool) {
         match self.entries.get(&(client, server)) {
             Some(e) if e.negative_until.is_some_and(|t| now < t) => {
                 (FastOpenOption::request(TfoForm::Iana), false)
@@ -51,7 +63,9 @@ impl CookieCache {
             Some(CookieEntry {
                 cookie: Some(c), ..
             }) => (*c, true),
-            Some(e) if e.try_experimental => (FastOpenOption::request(TfoForm::Experimental), false),
+            Some(e) if e.try_experimental => {
+                (FastOpenOption::request(TfoForm::Experimental), false)
+            }
             _ => (FastOpenOption::request(TfoForm::Iana), false),
         }
     }
@@ -104,18 +118,8 @@ impl CookieCache {
         e.negative_until = Some(until);
     }
 
-    /// Forgets everything (for tests).
+    /// Forgets everything.
     pub fn clear(&mut self) {
         self.entries.clear();
-    }
-
-    /// Number of servers remembered.
-    pub fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    /// True when nothing is remembered.
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
     }
 }

@@ -2,23 +2,41 @@
 //! in-memory link, driven in virtual time. Every frame either side sends is
 //! recorded (time, sender, bytes) so scenarios can assert packet by packet;
 //! when a scenario fails, the trace is written as a pcap under
-//! `target/scenario-pcaps/` and the path printed.
+//! `target/tmp/scenario-pcaps/` and the path printed (with a listing;
+//! `MPTFO_TRACE=1` prints the listing always).
+//!
+//! - [`Pair`]: two workers with scripted [`TestApp`]s (or any apps, see
+//!   [`Pair::with_apps`]); [`Pair::filter_client`]/[`Pair::filter_server`]
+//!   install a deterministic [`Filter`] on a side's transmit path that can
+//!   drop ([`drop_first`]) or rewrite ([`set_ack_number`], [`strip_mptcp`])
+//!   frames; the link's own random faults are set with `pair.control`.
+//! - [`Solo`]: one stack driven directly, the test playing the peer with
+//!   frames built by [`build_frame`] from mptfo_proto's emitters.
+//! - Checks shared by the scenario files: [`assert_no_rst`],
+//!   [`signalling_dupack_run`], [`idsn`], [`mpc`], [`dss`].
 
 #![allow(dead_code)]
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::rc::Rc;
 
 use mptfo_engine::config::StackConfig;
 use mptfo_engine::stack::{CloseReason, ConnId, Event, Interface, Stack};
 use mptfo_engine::time::Instant;
 use mptfo_engine::worker::{App, Worker};
-use mptfo_nic::{Buf, Clock, LinkConfig, LinkControl, MemBuf, MemLink, MemPort, Port, PcapWriter};
+use mptfo_nic::{
+    Buf, Clock, LinkConfig, LinkControl, MemBuf, MemLink, MemPool, MemPort, PcapWriter, Port,
+};
 use mptfo_proto::checksum::ChecksumCaps;
-use mptfo_proto::options::{MptcpOption, SegmentOptions};
-use mptfo_proto::wire::{classify, Classified, TcpFlags};
+use mptfo_proto::crypto::MptcpKey;
+use mptfo_proto::options::{Dss, MpCapable, MptcpOption, OptionBlock, SegmentOptions};
+use mptfo_proto::wire::{
+    classify, Classified, EtherType, EthernetAddress, EthernetFrame, EthernetRepr, IpProtocol,
+    Ipv4Packet, Ipv4Repr, TcpFlags, TcpPacket, TcpRepr,
+};
+use mptfo_proto::DataSeq;
 use mptfo_proto::SubflowSeq;
 
 pub const CLIENT_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 1, 1);
@@ -37,12 +55,94 @@ pub enum Side {
     Server,
 }
 
-/// One recorded frame.
+/// One recorded frame (after any rewrite by a filter).
 #[derive(Clone)]
 pub struct Record {
     pub t: u64,
     pub from: Side,
     pub bytes: Vec<u8>,
+    /// Index of the frame among those its side sent (0-based).
+    pub n: usize,
+    /// A filter dropped it: the stack sent it, the peer never saw it.
+    pub dropped: bool,
+}
+
+/// What a filter does with a frame the stack sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Send it (possibly rewritten).
+    Pass,
+    /// Drop it before it reaches the link.
+    Drop,
+}
+
+/// A test hook on one side's transmit path: sees each frame decoded, may
+/// rewrite its bytes (checksums are filled by the link's offload) or drop
+/// it. Deterministic, unlike the link's random loss.
+pub type Filter = Box<dyn FnMut(&Pkt, &mut Vec<u8>) -> Verdict>;
+
+/// Drops the first `count` frames for which `pred` holds.
+pub fn drop_first(count: usize, pred: impl Fn(&Pkt) -> bool + 'static) -> Filter {
+    let mut left = count;
+    Box::new(move |p, _| {
+        if left > 0 && pred(p) {
+            left -= 1;
+            Verdict::Drop
+        } else {
+            Verdict::Pass
+        }
+    })
+}
+
+/// Drops every frame for which `pred` holds.
+pub fn drop_all(pred: impl Fn(&Pkt) -> bool + 'static) -> Filter {
+    Box::new(move |p, _| {
+        if pred(p) {
+            Verdict::Drop
+        } else {
+            Verdict::Pass
+        }
+    })
+}
+
+/// Offset of the TCP header in one of our frames (Ethernet + IPv4, no IP
+/// options).
+fn tcp_offset(bytes: &[u8]) -> usize {
+    match classify(bytes, &ChecksumCaps::OFFLOADED) {
+        Ok(Classified::Tcp(t)) => t.l4_offset,
+        other => panic!("not a TCP frame: {other:?}"),
+    }
+}
+
+/// Rewrites the acknowledgment number of a TCP frame.
+pub fn set_ack_number(bytes: &mut [u8], ack: SubflowSeq) {
+    let off = tcp_offset(bytes);
+    bytes[off + 8..off + 12].copy_from_slice(&ack.0.to_be_bytes());
+}
+
+/// Replaces every MPTCP option (kind 30) of a TCP frame with NOPs, as an
+/// option-stripping middlebox does (lengths stay, so nothing else moves).
+pub fn strip_mptcp(bytes: &mut [u8]) {
+    let off = tcp_offset(bytes);
+    let hlen = ((bytes[off + 12] >> 4) as usize) * 4;
+    let mut i = off + 20;
+    let end = off + hlen;
+    while i < end {
+        match bytes[i] {
+            0 => break,
+            1 => i += 1,
+            kind => {
+                let len = bytes[i + 1] as usize;
+                if len < 2 {
+                    break;
+                }
+                if kind == 30 {
+                    bytes[i..i + len].fill(1);
+                }
+                i += len;
+            }
+        }
+    }
 }
 
 /// A recorded TCP segment, decoded for assertions.
@@ -50,9 +150,16 @@ pub struct Record {
 pub struct Pkt {
     pub t: u64,
     pub from: Side,
+    /// Index of the frame among those its side sent.
+    pub n: usize,
+    /// Dropped by a filter (never reached the peer).
+    pub dropped: bool,
+    pub src_port: u16,
+    pub dst_port: u16,
     pub flags: TcpFlags,
     pub seq: SubflowSeq,
     pub ack: Option<SubflowSeq>,
+    pub window: u16,
     pub payload: Vec<u8>,
     pub opts: SegmentOptions,
 }
@@ -73,13 +180,55 @@ impl Pkt {
     pub fn is_ack_only(&self) -> bool {
         !self.syn() && !self.fin() && !self.rst() && self.payload.is_empty()
     }
+    pub fn is_synack(&self) -> bool {
+        self.syn() && self.ack.is_some()
+    }
+    pub fn mpc(&self) -> Option<MpCapable> {
+        match self.mptcp() {
+            Some(MptcpOption::MpCapable(m)) => Some(*m),
+            _ => None,
+        }
+    }
+    pub fn dss(&self) -> Option<Dss> {
+        match self.mptcp() {
+            Some(MptcpOption::Dss(d)) => Some(*d),
+            _ => None,
+        }
+    }
+
+    /// Decodes one frame; `None` for non-TCP frames.
+    pub fn decode(t: u64, from: Side, n: usize, dropped: bool, bytes: &[u8]) -> Option<Pkt> {
+        match classify(bytes, &ChecksumCaps::OFFLOADED) {
+            Ok(Classified::Tcp(t2)) => Some(Pkt {
+                t,
+                from,
+                n,
+                dropped,
+                src_port: t2.src_port,
+                dst_port: t2.dst_port,
+                flags: t2.flags,
+                seq: t2.seq,
+                ack: t2.ack,
+                window: t2.window,
+                payload: t2.payload.to_vec(),
+                opts: SegmentOptions::parse(t2.options).expect("our own options parse"),
+            }),
+            _ => None,
+        }
+    }
 }
 
-/// A port that records every frame it transmits.
+/// A port that records every frame it transmits, after passing it through
+/// an optional filter.
 pub struct Recorder {
-    inner: MemPort,
+    pub inner: MemPort,
     side: Side,
     trace: Rc<RefCell<Vec<Record>>>,
+    /// Record frames (stress runs turn it off).
+    pub record: bool,
+    /// Hook on the transmit path.
+    pub filter: Option<Filter>,
+    sent: usize,
 }
 
 impl Port for Recorder {
@@ -88,19 +237,46 @@ impl Port for Recorder {
         self.inner.rx_burst(out, max)
     }
     fn tx_burst(&mut self, pkts: &mut Vec<MemBuf>) -> usize {
-        let t = self.inner.clock().now();
-        let mut trace = self.trace.borrow_mut();
-        let n_before = pkts.len();
-        let copies: Vec<Vec<u8>> = pkts.iter().map(|b| b.data().to_vec()).collect();
-        let n = self.inner.tx_burst(pkts);
-        debug_assert_eq!(n_before - pkts.len(), n);
-        for bytes in copies.into_iter().take(n) {
-            trace.push(Record {
-                t,
-                from: self.side,
-                bytes,
-            });
+        if self.filter.is_none() && !self.record {
+            return self.inner.tx_burst(pkts);
         }
+        let t = self.inner.clock().now();
+        let mut out = Vec::with_capacity(pkts.len());
+        let n = pkts.len();
+        for buf in pkts.drain(..) {
+            let n = self.sent;
+            self.sent += 1;
+            let mut bytes = buf.data().to_vec();
+            let mut verdict = Verdict::Pass;
+            let mut buf = buf;
+            if let Some(f) = self.filter.as_mut() {
+                if let Some(p) = Pkt::decode(t, self.side, n, false, &bytes) {
+                    let before = bytes.clone();
+                    verdict = f(&p, &mut bytes);
+                    if verdict == Verdict::Pass && bytes != before {
+                        let mut nb = self.inner.alloc().expect("buffer for a rewritten frame");
+                        assert!(nb.append_slice(&bytes));
+                        nb.set_tx_offload(buf.tx_offload());
+                        buf = nb;
+                    }
+                }
+            }
+            if self.record {
+                self.trace.borrow_mut().push(Record {
+                    t,
+                    from: self.side,
+                    bytes,
+                    n,
+                    dropped: verdict == Verdict::Drop,
+                });
+            }
+            if verdict == Verdict::Pass {
+                out.push(buf);
+            }
+        }
+        let want = out.len();
+        let sent = self.inner.tx_burst(&mut out);
+        assert_eq!(sent, want, "link wire full");
         n
     }
     fn alloc(&mut self) -> Option<MemBuf> {
@@ -207,11 +383,11 @@ impl App<Recorder> for TestApp {
 }
 
 /// Two endpoints on the mem link.
-pub struct Pair {
+pub struct Pair<CA: App<Recorder> = TestApp, SA: App<Recorder> = TestApp> {
     pub name: String,
     pub clock: Clock,
-    pub client: Worker<Recorder, TestApp>,
-    pub server: Worker<Recorder, TestApp>,
+    pub client: Worker<Recorder, CA>,
+    pub server: Worker<Recorder, SA>,
     pub trace: Rc<RefCell<Vec<Record>>>,
     pub control: LinkControl,
 }
@@ -226,10 +402,34 @@ pub fn iface(ip: Ipv4Addr, mac: [u8; 6], peer: [u8; 6], checksum: ChecksumCaps) 
 }
 
 impl Pair {
-    /// A pair with the given configs; the link's one-way delay in ms.
-    pub fn new(name: &str, client_cfg: StackConfig, server_cfg: StackConfig, link: LinkConfig, seed: u64) -> Pair {
+    /// A pair of scripted [`TestApp`]s with the given configs.
+    pub fn new(
+        name: &str,
+        client_cfg: StackConfig,
+        server_cfg: StackConfig,
+        link: LinkConfig,
+        seed: u64,
+    ) -> Pair {
         let clock = Clock::virtual_at(1_000 * MS);
-        let (a, b) = MemLink::pair_with_clock(link.clone(), seed, clock.clone());
+        let (ca, sa) = (TestApp::new(clock.clone()), TestApp::new(clock.clone()));
+        Pair::with_apps(name, clock, client_cfg, server_cfg, link, seed, ca, sa)
+    }
+}
+
+impl<CA: App<Recorder>, SA: App<Recorder>> Pair<CA, SA> {
+    /// A pair with the given applications, on `clock` (virtual).
+    #[allow(clippy::too_many_arguments)]
+    pub fn with_apps(
+        name: &str,
+        clock: Clock,
+        client_cfg: StackConfig,
+        server_cfg: StackConfig,
+        link: LinkConfig,
+        seed: u64,
+        client_app: CA,
+        server_app: SA,
+    ) -> Pair<CA, SA> {
+        let (a, b) = MemLink::pair_with_clock(link, seed, clock.clone());
         let trace = Rc::new(RefCell::new(Vec::new()));
         let control = a.control();
         let now = Instant(clock.now());
@@ -250,24 +450,16 @@ impl Pair {
             now,
         );
         sstack.listen(PORT);
-        let client = Worker::new(
-            cstack,
-            vec![Recorder {
-                inner: a,
-                side: Side::Client,
-                trace: trace.clone(),
-            }],
-            TestApp::new(clock.clone()),
-        );
-        let server = Worker::new(
-            sstack,
-            vec![Recorder {
-                inner: b,
-                side: Side::Server,
-                trace: trace.clone(),
-            }],
-            TestApp::new(clock.clone()),
-        );
+        let port = |inner: MemPort, side: Side| Recorder {
+            inner,
+            side,
+            trace: trace.clone(),
+            record: true,
+            filter: None,
+            sent: 0,
+        };
+        let client = Worker::new(cstack, vec![port(a, Side::Client)], client_app);
+        let server = Worker::new(sstack, vec![port(b, Side::Server)], server_app);
         let mut pair = Pair {
             name: name.to_string(),
             clock,
@@ -283,6 +475,22 @@ impl Pair {
 
     pub fn now(&self) -> Instant {
         Instant(self.clock.now())
+    }
+
+    /// Installs a filter on the client's transmit path.
+    pub fn filter_client(&mut self, f: Filter) {
+        self.client.ports[0].filter = Some(f);
+    }
+
+    /// Installs a filter on the server's transmit path.
+    pub fn filter_server(&mut self, f: Filter) {
+        self.server.ports[0].filter = Some(f);
+    }
+
+    /// Stops recording frames (long runs).
+    pub fn stop_recording(&mut self) {
+        self.client.ports[0].record = false;
+        self.server.ports[0].record = false;
     }
 
     /// One iteration of both workers at the current time (repeated until
@@ -329,7 +537,7 @@ impl Pair {
 
     /// Runs until `done` holds, at most `max_ms` of virtual time; returns
     /// whether it held.
-    pub fn run_until(&mut self, max_ms: u64, mut done: impl FnMut(&Pair) -> bool) -> bool {
+    pub fn run_until(&mut self, max_ms: u64, mut done: impl FnMut(&Self) -> bool) -> bool {
         let end = self.clock.now() + max_ms * MS;
         self.step();
         loop {
@@ -346,44 +554,18 @@ impl Pair {
         }
     }
 
-    /// Every recorded TCP segment, in order.
+    /// Every recorded TCP segment, in order (dropped ones included, marked).
     pub fn packets(&self) -> Vec<Pkt> {
         self.trace
             .borrow()
             .iter()
-            .filter_map(|r| match classify(&r.bytes, &ChecksumCaps::OFFLOADED) {
-                Ok(Classified::Tcp(t)) => Some(Pkt {
-                    t: r.t,
-                    from: r.from,
-                    flags: t.flags,
-                    seq: t.seq,
-                    ack: t.ack,
-                    payload: t.payload.to_vec(),
-                    opts: SegmentOptions::parse(t.options).expect("our own options parse"),
-                }),
-                _ => None,
-            })
+            .filter_map(|r| Pkt::decode(r.t, r.from, r.n, r.dropped, &r.bytes))
             .collect()
     }
 
     /// A one-line-per-segment listing, for failure messages.
     pub fn listing(&self) -> String {
-        let t0 = self.trace.borrow().first().map_or(0, |r| r.t);
-        let mut s = String::new();
-        for p in self.packets() {
-            s.push_str(&format!(
-                "{:>9.3}ms {:?} {:<3} seq={} ack={:?} len={} mptcp={:?} tfo={:?}\n",
-                (p.t - t0) as f64 / 1e6,
-                p.from,
-                format!("{}", p.flags),
-                p.seq.0,
-                p.ack.map(|a| a.0),
-                p.payload.len(),
-                p.opts.mptcp,
-                p.opts.fast_open.map(|f| f.cookie().len()),
-            ));
-        }
-        s
+        listing(&self.packets())
     }
 
     pub fn write_pcap(&self) -> std::path::PathBuf {
@@ -392,7 +574,7 @@ impl Pair {
         let path = dir.join(format!("{}.pcap", self.name));
         let file = std::fs::File::create(&path).expect("pcap file");
         let mut w = PcapWriter::new(std::io::BufWriter::new(file)).expect("pcap header");
-        for r in self.trace.borrow().iter() {
+        for r in self.trace.borrow().iter().filter(|r| !r.dropped) {
             w.write_packet(r.t, &r.bytes).expect("pcap write");
         }
         w.flush().expect("pcap flush");
@@ -400,14 +582,50 @@ impl Pair {
     }
 }
 
-impl Drop for Pair {
+/// One line per segment.
+pub fn listing(pkts: &[Pkt]) -> String {
+    let t0 = pkts.first().map_or(0, |p| p.t);
+    let mut s = String::new();
+    for p in pkts {
+        s.push_str(&format!(
+            "{:>10.3}ms {:?} {:<3} seq={} ack={:?} win={} len={} mptcp={:?} tfo={:?}{}\n",
+            (p.t - t0) as f64 / 1e6,
+            p.from,
+            format!("{}", p.flags),
+            p.seq.0,
+            p.ack.map(|a| a.0),
+            p.window,
+            p.payload.len(),
+            p.opts.mptcp,
+            p.opts.fast_open.map(|f| f.cookie().len()),
+            if p.dropped { "  DROPPED" } else { "" },
+        ));
+    }
+    s
+}
+
+impl<CA: App<Recorder>, SA: App<Recorder>> Drop for Pair<CA, SA> {
     fn drop(&mut self) {
         if std::env::var_os("MPTFO_TRACE").is_some() {
             eprintln!("scenario {}:\n{}", self.name, self.listing());
         }
         if std::thread::panicking() {
             let path = self.write_pcap();
-            eprintln!("scenario {} failed; capture: {}\n{}", self.name, path.display(), self.listing());
+            let n = self.trace.borrow().len();
+            if n <= 2_000 {
+                eprintln!(
+                    "scenario {} failed; capture: {}\n{}",
+                    self.name,
+                    path.display(),
+                    self.listing()
+                );
+            } else {
+                eprintln!(
+                    "scenario {} failed; capture ({n} frames): {}",
+                    self.name,
+                    path.display()
+                );
+            }
         }
     }
 }
@@ -423,4 +641,250 @@ pub fn server_config(timing: mptfo_engine::config::ReplyTiming) -> StackConfig {
 /// A link with `delay_ms` one-way delay each way.
 pub fn link(delay_ms: u64) -> LinkConfig {
     LinkConfig::symmetric(mptfo_nic::DirectionConfig::with_delay(delay_ms * MS))
+}
+
+/// IDSN of an MPTCP key (RFC 8684 §3.1), from the proto crate's crypto.
+pub fn idsn(key: u64) -> DataSeq {
+    mptfo_proto::crypto::idsn(MptcpKey(key))
+}
+
+/// The first request and reply patterns of the scenarios.
+pub fn request() -> Vec<u8> {
+    (0..64u8).collect()
+}
+
+pub fn reply() -> Vec<u8> {
+    (0..64u8).map(|b| b ^ 0xa5).collect()
+}
+
+/// The MP_CAPABLE option of a packet, or a panic naming what was there.
+pub fn mpc(p: &Pkt) -> MpCapable {
+    p.mpc()
+        .unwrap_or_else(|| panic!("expected MP_CAPABLE, got {:?}", p.mptcp()))
+}
+
+/// The DSS option of a packet, or a panic naming what was there.
+pub fn dss(p: &Pkt) -> Dss {
+    p.dss()
+        .unwrap_or_else(|| panic!("expected DSS, got {:?}", p.mptcp()))
+}
+
+/// No RST was sent by either side (protocol.md §7.6 item 1).
+pub fn assert_no_rst(pkts: &[Pkt]) {
+    if let Some(p) = pkts.iter().find(|p| p.rst()) {
+        panic!("unexpected RST: {p:?}");
+    }
+}
+
+/// The longest run of signalling-only duplicate ACKs `side` sent in a row
+/// (protocol.md §5.3, §7.6 item 3): pure ACKs repeating the previous
+/// segment's seq, ack and window while carrying an MPTCP option, with no
+/// segment from the peer arriving in between.
+pub fn signalling_dupack_run(pkts: &[Pkt], side: Side) -> usize {
+    let mut longest = 0;
+    let mut run = 0;
+    let mut prev: Option<&Pkt> = None;
+    for p in pkts {
+        if p.from != side {
+            // Something from the peer: a new ACK may be due.
+            run = 0;
+            continue;
+        }
+        let dup = p.is_ack_only()
+            && p.mptcp().is_some()
+            && prev.is_some_and(|q| q.seq == p.seq && q.ack == p.ack && q.window == p.window);
+        run = if dup { run + 1 } else { 0 };
+        longest = longest.max(run);
+        prev = Some(p);
+    }
+    longest
+}
+
+/// Both applications saw the connection close `n` times.
+pub fn both_closed<CA, SA>(p: &Pair<CA, SA>, n: usize) -> bool
+where
+    CA: App<Recorder> + HasSeen,
+    SA: App<Recorder> + HasSeen,
+{
+    p.client.app.seen().closed.len() >= n && p.server.app.seen().closed.len() >= n
+}
+
+/// Apps whose observations the helpers can read.
+pub trait HasSeen {
+    fn seen(&self) -> &Seen;
+}
+
+impl HasSeen for TestApp {
+    fn seen(&self) -> &Seen {
+        &self.seen
+    }
+}
+
+/// A TCP segment to hand-build for a [`Solo`] stack.
+#[derive(Debug, Clone)]
+pub struct SegSpec {
+    pub seq: SubflowSeq,
+    pub ack: Option<SubflowSeq>,
+    pub flags: TcpFlags,
+    pub window: u16,
+    pub options: OptionBlock,
+    pub payload: Vec<u8>,
+}
+
+/// Builds an Ethernet/IPv4/TCP frame from `src` to `dst` with valid
+/// checksums (mptfo_proto's emitters).
+pub fn build_frame(src: SocketAddrV4, dst: SocketAddrV4, spec: &SegSpec) -> Vec<u8> {
+    let repr = TcpRepr {
+        src_port: src.port(),
+        dst_port: dst.port(),
+        seq: spec.seq,
+        ack: spec.ack,
+        flags: spec.flags,
+        window: spec.window,
+        options: spec.options.as_slice(),
+        payload: &spec.payload,
+    };
+    let tcp_len = repr.buffer_len();
+    let mut frame = vec![0u8; 14 + 20 + tcp_len];
+    {
+        let mut tcp = TcpPacket::new_unchecked(&mut frame[34..]);
+        repr.emit(
+            &mut tcp,
+            IpAddr::V4(*src.ip()),
+            IpAddr::V4(*dst.ip()),
+            &ChecksumCaps::SOFTWARE,
+        )
+        .expect("emit TCP");
+    }
+    let ip = Ipv4Repr {
+        src_addr: *src.ip(),
+        dst_addr: *dst.ip(),
+        protocol: IpProtocol::Tcp,
+        payload_len: tcp_len,
+        ttl: 64,
+        dscp: 0,
+        ecn: 0,
+        ident: 0,
+        dont_frag: true,
+    };
+    ip.emit(
+        &mut Ipv4Packet::new_unchecked(&mut frame[14..]),
+        &ChecksumCaps::SOFTWARE,
+    )
+    .expect("emit IPv4");
+    let eth = EthernetRepr {
+        src_addr: EthernetAddress([0x02, 0, 0, 0, 0, 0x02]),
+        dst_addr: EthernetAddress([0x02, 0, 0, 0, 0, 0x01]),
+        ethertype: EtherType::Ipv4,
+    };
+    eth.emit(&mut EthernetFrame::new_unchecked(&mut frame[..]))
+        .expect("emit Ethernet");
+    frame
+}
+
+/// One stack driven directly with hand-built frames: no link, no peer
+/// stack. The test plays the peer.
+pub struct Solo {
+    pub stack: Stack<MemBuf>,
+    pool: MemPool,
+    pub now: u64,
+    /// Every segment the stack sent, in order.
+    pub sent: Vec<Pkt>,
+    /// Every event the stack produced, in order.
+    pub events: Vec<Event<MemBuf>>,
+    /// The address the stack uses.
+    pub addr: Ipv4Addr,
+}
+
+impl Solo {
+    /// A stack at `addr` (checksums verified in software).
+    pub fn new(cfg: StackConfig, addr: Ipv4Addr, seed: u64) -> Solo {
+        let now = 1_000 * MS;
+        let stack = Stack::new(
+            cfg,
+            vec![iface(
+                addr,
+                [0x02, 0, 0, 0, 0, 0x01],
+                [0x02, 0, 0, 0, 0, 0x02],
+                ChecksumCaps::SOFTWARE,
+            )],
+            0,
+            1,
+            seed,
+            Instant(now),
+        );
+        let mut s = Solo {
+            stack,
+            pool: MemPool::new(
+                4096,
+                mptfo_nic::DEFAULT_HEADROOM,
+                mptfo_nic::DEFAULT_DATA_ROOM,
+            ),
+            now,
+            sent: Vec::new(),
+            events: Vec::new(),
+            addr,
+        };
+        s.refill();
+        s
+    }
+
+    fn refill(&mut self) {
+        let pool = &self.pool;
+        self.stack.refill(512, || pool.alloc());
+    }
+
+    /// Takes what the stack produced: events, and frames decoded.
+    pub fn collect(&mut self) -> Vec<Pkt> {
+        while let Some(e) = self.stack.poll_event() {
+            self.events.push(e);
+        }
+        let mut tx = Vec::new();
+        self.stack.take_tx(&mut tx);
+        let start = self.sent.len();
+        for (i, b) in tx.iter().enumerate() {
+            if let Some(p) = Pkt::decode(self.now, Side::Client, start + i, false, b.data()) {
+                self.sent.push(p);
+            }
+        }
+        self.refill();
+        self.sent[start..].to_vec()
+    }
+
+    /// Feeds one frame to the stack; returns the segments it sent in answer.
+    pub fn inject(&mut self, frame: &[u8]) -> Vec<Pkt> {
+        let mut b = self.pool.alloc().expect("pool buffer");
+        assert!(b.append_slice(frame));
+        let mut v = vec![b];
+        self.stack.receive(Instant(self.now), 0, &mut v);
+        self.collect()
+    }
+
+    /// Moves time on by `ms` and runs the stack's timers.
+    pub fn advance_ms(&mut self, ms: u64) -> Vec<Pkt> {
+        self.now += ms * MS;
+        self.stack.advance(Instant(self.now));
+        self.collect()
+    }
+
+    /// Bytes delivered to the application on `conn`, in order.
+    pub fn data(&self, conn: ConnId) -> Vec<u8> {
+        let mut out = Vec::new();
+        for e in &self.events {
+            if let Event::Data { conn: c, data } = e {
+                if *c == conn {
+                    out.extend_from_slice(data.data());
+                }
+            }
+        }
+        out
+    }
+}
+
+impl Drop for Solo {
+    fn drop(&mut self) {
+        if std::env::var_os("MPTFO_TRACE").is_some() || std::thread::panicking() {
+            eprintln!("segments sent by the solo stack:\n{}", listing(&self.sent));
+        }
+    }
 }

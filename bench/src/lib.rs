@@ -1,0 +1,29 @@
+//! mptfo-bench: the benchmark applications and the in-memory runner.
+//!
+//! - [`serve`]: the server application — answers requests (rpc: N bytes in,
+//!   M bytes out; or echo) and closes after the peer does.
+//! - [`loadgen`]: the closed-loop load generator — C connections, each a
+//!   sequence of transactions (connect with the request in the SYN under
+//!   TFO, read the whole reply, close), with SYN -> first byte and
+//!   SYN -> last byte latencies in HDR histograms.
+//! - [`mem`]: both on the in-memory link in one process, in virtual time,
+//!   with the wall-clock cost of running both stacks measured.
+//! - [`report`]: the figures as text and JSON.
+//!
+//! The applications implement the engine's [`App`](mptfo_engine::worker::App)
+//! trait for any port type, so the same code runs over DPDK ports.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod loadgen;
+pub mod mem;
+pub mod report;
+pub mod serve;
+pub mod table;
+
+pub use loadgen::{LoadgenApp, LoadgenConfig, LoadgenStats};
+pub use mem::{run, BenchConfig, Outcome};
+pub use mptfo_engine::config::ReplyTiming;
+pub use report::Report;
+pub use serve::{ServeApp, ServeMode, ServeStats};

@@ -1,0 +1,455 @@
+//! The in-memory benchmark: a server worker and a load-generator worker in
+//! one process, joined by the mem link, driven in virtual time on the
+//! calling thread.
+//!
+//! Virtual time: the shared clock jumps straight to the next thing that can
+//! happen — a frame due on the link or a timer of either stack — so an
+//! added round-trip time costs no wall time and every latency is exact and
+//! reproducible (same seed, same figures). Wall time is measured around
+//! the loop: transactions per wall-clock second is what the engine does
+//! with *both* ends on one core.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+
+use mptfo_engine::config::{ReplyTiming, StackConfig};
+use mptfo_engine::counters::Counters;
+use mptfo_engine::stack::{Interface, Stack};
+use mptfo_engine::time::{Duration, Instant};
+use mptfo_engine::worker::Worker;
+use mptfo_nic::{Clock, DirectionConfig, LinkConfig, MemLink, MemPort, PcapTap, PcapWriter, Port};
+
+use crate::loadgen::{LoadgenApp, LoadgenConfig};
+use crate::report::Report;
+use crate::serve::{ServeApp, ServeMode};
+
+/// Address of the load generator.
+pub const CLIENT_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 1, 1);
+/// Address of the server.
+pub const SERVER_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 1, 2);
+/// Port the server listens on.
+pub const SERVER_PORT: u16 = 8080;
+/// The server's TFO key (fixed, so cookies are reproducible).
+pub const TFO_KEY: [u8; 16] = *b"mptfo-bench-key!";
+
+/// Where the virtual clock starts (1 s, so that no time is zero).
+const T0: u64 = 1_000_000_000;
+
+/// Loop iterations in a row at one instant in which something claims to
+/// be due but no frame moves, before the driver nudges the clock by 1 µs.
+const SPIN_LIMIT: u32 = 64;
+
+/// One benchmark run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BenchConfig {
+    /// Load duration in virtual time (from the first SYN); `None` with
+    /// `transactions` set runs until the count is reached.
+    pub duration: Option<Duration>,
+    /// Stop after this many transactions.
+    pub transactions: Option<u64>,
+    /// Transactions in flight at once.
+    pub concurrency: usize,
+    /// Bytes per request.
+    pub request_bytes: usize,
+    /// Bytes per reply (rpc mode; echo replies with the request size).
+    pub response_bytes: usize,
+    /// Echo instead of rpc.
+    pub echo: bool,
+    /// TCP Fast Open on the client (the server always accepts it).
+    pub tfo: bool,
+    /// MPTCP on the client (the server always accepts it).
+    pub mptcp: bool,
+    /// Added round-trip time: each direction of the link delays by half.
+    pub rtt: Duration,
+    /// When the server's reply to SYN data may leave.
+    pub reply: ReplyTiming,
+    /// Seed of keys, ISNs, ports and the link.
+    pub seed: u64,
+    /// TIME_WAIT length of both stacks (short, so ports recycle).
+    pub time_wait: Duration,
+    /// Virtual time allowed after the load ends for the transactions under
+    /// way and the closes to finish.
+    pub drain: Duration,
+    /// Wall-clock safety limit of the whole run.
+    pub wall_limit: Duration,
+    /// Probability that the link loses a frame, each direction.
+    pub loss: f64,
+    /// Capture every frame of the client's port to this pcap file.
+    pub pcap: Option<PathBuf>,
+}
+
+impl Default for BenchConfig {
+    fn default() -> Self {
+        BenchConfig {
+            duration: Some(Duration::from_secs(2)),
+            transactions: None,
+            concurrency: 16,
+            request_bytes: 64,
+            response_bytes: 64,
+            echo: false,
+            tfo: true,
+            mptcp: true,
+            rtt: Duration::ZERO,
+            reply: ReplyTiming::Early,
+            seed: 1,
+            time_wait: Duration::from_secs(1),
+            drain: Duration::from_secs(30),
+            wall_limit: Duration::from_secs(600),
+            loss: 0.0,
+            pcap: None,
+        }
+    }
+}
+
+impl BenchConfig {
+    /// Bytes of the reply that completes a transaction.
+    pub fn reply_bytes(&self) -> usize {
+        if self.echo {
+            self.request_bytes
+        } else {
+            self.response_bytes
+        }
+    }
+
+    /// Checks the values; the error names the bad one.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.concurrency == 0 {
+            return Err("concurrency must be at least 1".into());
+        }
+        if self.request_bytes == 0 {
+            return Err("request size must be at least 1 byte".into());
+        }
+        if self.reply_bytes() == 0 {
+            return Err("response size must be at least 1 byte".into());
+        }
+        if self.duration.is_none() && self.transactions.is_none() {
+            return Err("give a duration or a transaction count".into());
+        }
+        if self.duration == Some(Duration::ZERO) || self.transactions == Some(0) {
+            return Err("duration and transaction count must be positive".into());
+        }
+        if !(0.0..1.0).contains(&self.loss) {
+            return Err(format!(
+                "loss {}: expected a probability in [0, 1)",
+                self.loss
+            ));
+        }
+        Ok(())
+    }
+
+    /// The stack configuration of both ends.
+    pub fn stack_config(&self) -> StackConfig {
+        let mut c = StackConfig {
+            time_wait: self.time_wait,
+            reply_timing: self.reply,
+            ..StackConfig::default()
+        };
+        c.tfo_server.key = TFO_KEY;
+        c
+    }
+}
+
+/// How the driver loop went (besides what the applications counted).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct DriverStats {
+    /// Virtual nanoseconds from the first SYN to the last reply.
+    pub load_ns: u64,
+    /// Virtual nanoseconds the whole run took (drain included).
+    pub virtual_ns: u64,
+    /// Wall-clock nanoseconds of the loop (both stacks, one thread).
+    pub wall_ns: u64,
+    /// CPU nanoseconds the loop's thread used (what the wall-clock figure
+    /// would be on an otherwise idle core).
+    pub cpu_ns: u64,
+    /// Worker polls (each of both workers).
+    pub polls: u64,
+    /// Frames received by both workers.
+    pub frames: u64,
+    /// The drain limit passed with connections still open.
+    pub drain_timed_out: bool,
+    /// The wall-clock limit stopped the run.
+    pub wall_timed_out: bool,
+    /// Nothing could happen any more with connections still open.
+    pub stuck: bool,
+    /// Times the driver had to nudge a spinning clock.
+    pub nudges: u64,
+}
+
+/// The outcome of a run, with everything needed for the report.
+pub struct Outcome {
+    /// The configuration run.
+    pub config: BenchConfig,
+    /// The load generator (its histograms and counts).
+    pub loadgen: LoadgenApp,
+    /// The server's counts.
+    pub server: ServeApp,
+    /// Client stack counters.
+    pub client_counters: Counters,
+    /// Server stack counters.
+    pub server_counters: Counters,
+    /// The driver's figures.
+    pub driver: DriverStats,
+    /// Connections still open at the end (client, server).
+    pub open_at_end: (usize, usize),
+    /// The first few connections still open at the end, described with
+    /// their state, for diagnosis.
+    pub stragglers: Vec<String>,
+}
+
+impl Outcome {
+    /// The report of this run.
+    pub fn report(&self) -> Report {
+        Report::new(self)
+    }
+}
+
+fn iface(ip: Ipv4Addr, mac: [u8; 6], peer: [u8; 6], link: &LinkConfig) -> Interface {
+    Interface {
+        mac,
+        addrs: vec![IpAddr::V4(ip)],
+        default_peer_mac: peer,
+        checksum: link.checksum,
+    }
+}
+
+/// A mem-link port, possibly wrapped (capture), as the driver needs it.
+pub trait MemSide: Port {
+    /// When the next frame on its way to this port is due.
+    fn next_delivery(&mut self) -> Option<u64>;
+}
+
+impl MemSide for MemPort {
+    fn next_delivery(&mut self) -> Option<u64> {
+        self.next_delivery_time()
+    }
+}
+
+impl<W: Write> MemSide for PcapTap<MemPort, W> {
+    fn next_delivery(&mut self) -> Option<u64> {
+        self.inner_mut().next_delivery_time()
+    }
+}
+
+/// Runs one benchmark on the mem link in virtual time.
+pub fn run(cfg: &BenchConfig) -> Result<Outcome, String> {
+    cfg.validate()?;
+    let clock = Clock::virtual_at(T0);
+    let half = u64::try_from(cfg.rtt.as_nanos() / 2).unwrap_or(u64::MAX / 4);
+    let dir = DirectionConfig {
+        loss: cfg.loss,
+        ..DirectionConfig::with_delay(half)
+    };
+    let link = LinkConfig {
+        // Frames in flight hold buffers: leave room for large concurrency.
+        pool_buffers: 65536,
+        wire_slots: 65536,
+        ..LinkConfig::symmetric(dir)
+    };
+    let (a, b) = MemLink::pair_with_clock(link, cfg.seed, clock.clone());
+    match &cfg.pcap {
+        None => run_on(cfg, &clock, &link, a, b),
+        Some(path) => {
+            let file = File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let writer = PcapWriter::new(BufWriter::new(file))
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            let tap = PcapTap::new(a, writer, clock.clone());
+            let (outcome, tap) = run_with(cfg, &clock, &link, tap, b);
+            tap.finish()
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            Ok(outcome)
+        }
+    }
+}
+
+fn run_on(
+    cfg: &BenchConfig,
+    clock: &Clock,
+    link: &LinkConfig,
+    a: MemPort,
+    b: MemPort,
+) -> Result<Outcome, String> {
+    Ok(run_with(cfg, clock, link, a, b).0)
+}
+
+/// Runs with the client on port `a` and the server on port `b`; gives
+/// the client's port back.
+fn run_with<A: MemSide>(
+    cfg: &BenchConfig,
+    clock: &Clock,
+    link: &LinkConfig,
+    a: A,
+    b: MemPort,
+) -> (Outcome, A) {
+    let now = Instant(clock.now());
+    let scfg = cfg.stack_config();
+    let cstack = Stack::new(
+        scfg,
+        vec![iface(CLIENT_IP, link.mac_a, link.mac_b, link)],
+        0,
+        1,
+        cfg.seed ^ 0xc11e,
+        now,
+    );
+    let mut sstack = Stack::new(
+        scfg,
+        vec![iface(SERVER_IP, link.mac_b, link.mac_a, link)],
+        0,
+        1,
+        cfg.seed ^ 0x5e7e,
+        now,
+    );
+    sstack.listen(SERVER_PORT);
+    let mode = if cfg.echo {
+        ServeMode::Echo
+    } else {
+        ServeMode::Rpc {
+            request_bytes: cfg.request_bytes,
+            response_bytes: cfg.response_bytes,
+        }
+    };
+    let lcfg = LoadgenConfig {
+        server: SocketAddr::new(IpAddr::V4(SERVER_IP), SERVER_PORT),
+        concurrency: cfg.concurrency,
+        request_bytes: cfg.request_bytes,
+        response_bytes: cfg.reply_bytes(),
+        tfo: cfg.tfo,
+        mptcp: cfg.mptcp,
+        transactions: cfg.transactions,
+        duration: cfg.duration,
+    };
+    let mut client: Worker<A, LoadgenApp> =
+        Worker::new(cstack, vec![a], LoadgenApp::new(lcfg, clock.clone()));
+    let mut server: Worker<MemPort, ServeApp> = Worker::new(sstack, vec![b], ServeApp::new(mode));
+
+    let driver = drive(cfg, clock, &mut client, &mut server);
+    let mut stragglers = Vec::new();
+    for (id, done) in client.app.open_list().into_iter().take(8) {
+        stragglers.push(format!(
+            "client {id:?}: reply {}, tcp {:?}, mptcp {:?}",
+            if done { "complete" } else { "incomplete" },
+            client.stack.tcp_state(id),
+            client.stack.mptcp_mode(id)
+        ));
+    }
+    for (id, peer_closed, closing) in server.app.open_list().into_iter().take(8) {
+        stragglers.push(format!(
+            "server {id:?}: peer closed {peer_closed}, closed {closing}, tcp {:?}, mptcp {:?}",
+            server.stack.tcp_state(id),
+            server.stack.mptcp_mode(id)
+        ));
+    }
+    let outcome = Outcome {
+        stragglers,
+        config: cfg.clone(),
+        client_counters: client.stack.counters().clone(),
+        server_counters: server.stack.counters().clone(),
+        open_at_end: (client.app.open_connections(), server.app.open_connections()),
+        loadgen: client.app,
+        server: server.app,
+        driver,
+    };
+    let port = client.ports.pop().expect("the client's port");
+    (outcome, port)
+}
+
+/// The virtual-time loop.
+fn drive<A: MemSide>(
+    cfg: &BenchConfig,
+    clock: &Clock,
+    client: &mut Worker<A, LoadgenApp>,
+    server: &mut Worker<MemPort, ServeApp>,
+) -> DriverStats {
+    let mut st = DriverStats::default();
+    let drain_ns = u64::try_from(cfg.drain.as_nanos()).unwrap_or(u64::MAX);
+    let wall_limit = cfg.wall_limit;
+    let v_start = clock.now();
+    let wall = std::time::Instant::now();
+    let cpu = cpu_time::ThreadTime::try_now().ok();
+    let mut load_end: Option<u64> = None;
+    let mut idle_spins = 0u32;
+    loop {
+        let now = clock.now();
+        let started = client.app.stats.started;
+        let rx = client.poll(Instant(now)) + server.poll(Instant(now));
+        let progress = rx > 0 || client.app.stats.started != started;
+        st.polls += 1;
+        st.frames += rx as u64;
+
+        if client.app.load_done(now) {
+            let end = *load_end.get_or_insert(now);
+            let open = client.app.open_connections() + server.app.open_connections();
+            if open == 0 {
+                break;
+            }
+            if now.saturating_sub(end) > drain_ns {
+                st.drain_timed_out = true;
+                break;
+            }
+        }
+        if st.polls % 1024 == 0 && wall.elapsed() > wall_limit {
+            st.wall_timed_out = true;
+            break;
+        }
+
+        if client.app.deferred() && idle_spins < SPIN_LIMIT {
+            // More connects wait for the buffer cache the next poll
+            // refills (unless the port's pool itself is dry: then let time
+            // move after a while).
+            idle_spins = if progress { 0 } else { idle_spins + 1 };
+            continue;
+        }
+        // What can happen next, and when.
+        let mut next: Option<u64> = None;
+        let mut consider = |t: Option<u64>| {
+            if let Some(t) = t {
+                next = Some(next.map_or(t, |n: u64| n.min(t)));
+            }
+        };
+        consider(client.ports[0].next_delivery());
+        consider(server.ports[0].next_delivery());
+        consider(client.next_deadline().map(|d| d.0));
+        consider(server.next_deadline().map(|d| d.0));
+        if !client.app.load_done(now) {
+            consider(client.app.load_deadline());
+        }
+        match next {
+            Some(t) if t <= now => {
+                // Something is due now: poll again at the same instant. If
+                // it keeps claiming so while nothing moves, nudge the clock.
+                if !progress {
+                    idle_spins += 1;
+                    if idle_spins > SPIN_LIMIT {
+                        st.nudges += 1;
+                        idle_spins = 0;
+                        clock.advance_to(now + 1_000);
+                    }
+                } else {
+                    idle_spins = 0;
+                }
+            }
+            Some(t) => {
+                idle_spins = 0;
+                clock.advance_to(t);
+            }
+            None => {
+                if rx > 0 {
+                    continue;
+                }
+                // Nothing in flight and no timer, yet the run is not over
+                // (that was checked above): nothing can happen any more.
+                st.stuck = true;
+                break;
+            }
+        }
+    }
+    st.wall_ns = wall.elapsed().as_nanos() as u64;
+    st.cpu_ns = cpu.map_or(st.wall_ns, |c| c.elapsed().as_nanos() as u64);
+    st.virtual_ns = clock.now() - v_start;
+    st.load_ns = match (client.app.first_start(), client.app.last_done()) {
+        (Some(a), Some(b)) => b.saturating_sub(a),
+        _ => 0,
+    };
+    st
+}

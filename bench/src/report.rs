@@ -1,0 +1,532 @@
+//! The figures of a run, as text for a person and as JSON for scripts.
+
+use std::fmt;
+
+use hdrhistogram::Histogram;
+use mptfo_engine::config::ReplyTiming;
+use mptfo_engine::counters::Counters;
+use mptfo_engine::stack::CloseReason;
+use serde::ser::SerializeMap;
+use serde::{Serialize, Serializer};
+
+use crate::mem::Outcome;
+
+/// Summary of one latency histogram, in microseconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Latency {
+    /// Values recorded.
+    pub count: u64,
+    /// Smallest value.
+    pub min_us: f64,
+    /// Mean.
+    pub mean_us: f64,
+    /// Median.
+    pub p50_us: f64,
+    /// 90th percentile.
+    pub p90_us: f64,
+    /// 99th percentile.
+    pub p99_us: f64,
+    /// 99.9th percentile.
+    pub p999_us: f64,
+    /// Largest value.
+    pub max_us: f64,
+}
+
+impl Latency {
+    /// Summary of a histogram of microseconds. Each figure is the lowest
+    /// value of its histogram bucket: exact below 16 ms, within 0.01 %
+    /// above (the histograms keep 4 significant digits).
+    pub fn of(h: &Histogram<u64>) -> Latency {
+        if h.is_empty() {
+            return Latency::default();
+        }
+        let us = |v: u64| h.lowest_equivalent(v) as f64;
+        Latency {
+            count: h.len(),
+            min_us: us(h.min()),
+            mean_us: h.mean(),
+            p50_us: us(h.value_at_quantile(0.50)),
+            p90_us: us(h.value_at_quantile(0.90)),
+            p99_us: us(h.value_at_quantile(0.99)),
+            p999_us: us(h.value_at_quantile(0.999)),
+            max_us: us(h.max()),
+        }
+    }
+}
+
+/// The run's settings, as reported.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReportConfig {
+    /// Load duration in virtual seconds, if bounded by time.
+    pub duration_s: Option<f64>,
+    /// Transaction limit, if bounded by count.
+    pub transactions_limit: Option<u64>,
+    /// Transactions in flight at once.
+    pub concurrency: usize,
+    /// Bytes per request.
+    pub request_bytes: usize,
+    /// Bytes per reply.
+    pub response_bytes: usize,
+    /// "rpc" or "echo".
+    pub mode: &'static str,
+    /// TFO on the client.
+    pub tfo: bool,
+    /// MPTCP on the client.
+    pub mptcp: bool,
+    /// Added round-trip time, ms.
+    pub rtt_ms: f64,
+    /// "early" or "hold".
+    pub reply: &'static str,
+    /// Seed.
+    pub seed: u64,
+    /// TIME_WAIT length, virtual seconds.
+    pub time_wait_s: f64,
+    /// Frame loss probability of the link, each direction.
+    pub loss: f64,
+}
+
+/// Transactions per second, two ways.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Rates {
+    /// Virtual seconds from the first SYN to the last reply byte.
+    pub virtual_seconds: f64,
+    /// Completed transactions per virtual second (what the load would see
+    /// on a link with this RTT; not meaningful at RTT 0, where virtual
+    /// time moves only on timers).
+    pub per_virtual_second: f64,
+    /// Wall-clock seconds spent running both stacks (drain included).
+    pub wall_seconds: f64,
+    /// CPU seconds the one thread running both stacks used over the same
+    /// span (below `wall_seconds` when other work shared the core).
+    pub cpu_seconds: f64,
+    /// Completed transactions per CPU-second of that thread: the per-core
+    /// engine figure, robust against other load on the machine.
+    pub per_cpu_second_one_core_both_ends: f64,
+    /// Completed transactions per wall-clock second with client and
+    /// server stacks on the same single core (the mem link and both
+    /// applications included): the engine-only figure, no NIC, no kernel.
+    pub per_wall_second_one_core_both_ends: f64,
+}
+
+/// TFO outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct TfoFigures {
+    /// SYN data accepted by the server (TcpExtTCPFastOpenPassive).
+    pub accepted: u64,
+    /// SYN data refused by the server (TcpExtTCPFastOpenPassiveFail).
+    pub rejected: u64,
+    /// SYNs sent with data and a cookie (client TcpExtTCPFastOpenActive).
+    pub client_active: u64,
+    /// SYN data the server did not acknowledge (client
+    /// TcpExtTCPFastOpenActiveFail).
+    pub client_active_fail: u64,
+    /// Cookie requests answered (server TcpExtTCPFastOpenCookieReqd).
+    pub cookie_requests: u64,
+}
+
+/// MPTCP fallbacks to plain TCP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Fallbacks {
+    /// Client: SYN/ACK without MP_CAPABLE (MPTcpExtMPCapableFallbackSYNACK).
+    pub synack: u64,
+    /// Server: third ACK without MP_CAPABLE (MPTcpExtMPCapableFallbackACK).
+    pub ack: u64,
+    /// Either: first data without a mapping (MPTcpExtMPCapableDataFallback).
+    pub data: u64,
+    /// Sum of the above.
+    pub total: u64,
+    /// Completed transactions whose connection was still MPTCP.
+    pub mptcp_transactions: u64,
+}
+
+/// Retransmissions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Retransmissions {
+    /// Client TcpRetransSegs.
+    pub client: u64,
+    /// Server TcpRetransSegs.
+    pub server: u64,
+    /// SYN and SYN/ACK retransmissions, both ends (TcpExtTCPSynRetrans).
+    pub syn: u64,
+    /// Data-level retransmissions, both ends (MPTcpExtMPTCPRetrans).
+    pub mptcp: u64,
+    /// client + server.
+    pub total: u64,
+}
+
+/// Errors.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Errors {
+    /// Client connections that ended badly (reason not `Graceful`, or
+    /// before the whole reply).
+    pub client: u64,
+    /// Server connections that ended with a reason other than `Graceful`.
+    pub server: u64,
+    /// Transactions whose connection ended before the whole reply.
+    pub incomplete: u64,
+    /// Replies longer than expected.
+    pub overlong: u64,
+    /// Transactions still open when the run ended (drain limit).
+    pub unfinished: u64,
+    /// Connections (client + server) still not closed when the run ended,
+    /// their reply complete or not: a close that never finishes.
+    pub unclosed: u64,
+    /// Close reasons of the failed connections, both ends (a JSON
+    /// object: reason -> count).
+    #[serde(serialize_with = "as_map")]
+    pub reasons: Vec<(String, u64)>,
+    /// client + server + overlong + unclosed.
+    pub total: u64,
+}
+
+/// Latencies.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Latencies {
+    /// From `connect` (the SYN) to the last reply byte.
+    pub syn_to_last_byte: Latency,
+    /// From `connect` (the SYN) to the first reply byte.
+    pub syn_to_first_byte: Latency,
+}
+
+/// How the run went.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RunInfo {
+    /// Frames the two workers received.
+    pub frames: u64,
+    /// Worker loop iterations.
+    pub polls: u64,
+    /// Connection attempts refused for lack of a free port (all in
+    /// TIME_WAIT); retried when time moved.
+    pub port_exhausted: u64,
+    /// The drain limit ended the run with connections open.
+    pub drain_timed_out: bool,
+    /// The wall-clock limit ended the run.
+    pub wall_timed_out: bool,
+    /// The run stopped because nothing could happen any more.
+    pub stuck: bool,
+    /// Clock nudges of the driver (a timer due that never fired).
+    pub clock_nudges: u64,
+    /// Connections still open at the end: client, server.
+    pub open_at_end: (usize, usize),
+    /// The first of them, with their state.
+    pub stragglers: Vec<String>,
+}
+
+/// Everything a run measured.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    /// What ran: "mem link, virtual time, client and server in one process
+    /// on one core".
+    pub setup: &'static str,
+    /// Settings.
+    pub config: ReportConfig,
+    /// Transactions completed (whole reply received).
+    pub transactions: u64,
+    /// Transactions started.
+    pub started: u64,
+    /// Rates.
+    pub rate: Rates,
+    /// TCP Fast Open.
+    pub tfo: TfoFigures,
+    /// MPTCP fallbacks.
+    pub fallbacks: Fallbacks,
+    /// Retransmissions.
+    pub retransmissions: Retransmissions,
+    /// Errors.
+    pub errors: Errors,
+    /// Latencies (virtual time).
+    pub latency: Latencies,
+    /// The driver's figures.
+    pub run: RunInfo,
+    /// Non-zero counters of the client stack (a JSON object: nstat name ->
+    /// value, in nstat order).
+    #[serde(serialize_with = "as_map")]
+    pub client_counters: Vec<(&'static str, u64)>,
+    /// Non-zero counters of the server stack (as `client_counters`).
+    #[serde(serialize_with = "as_map")]
+    pub server_counters: Vec<(&'static str, u64)>,
+}
+
+/// Serialises `(name, value)` pairs as one JSON object, in order.
+fn as_map<S: Serializer, K: Serialize>(pairs: &[(K, u64)], s: S) -> Result<S::Ok, S::Error> {
+    let mut m = s.serialize_map(Some(pairs.len()))?;
+    for (k, v) in pairs {
+        m.serialize_entry(k, v)?;
+    }
+    m.end()
+}
+
+fn nonzero(c: &Counters) -> Vec<(&'static str, u64)> {
+    c.iter().filter(|&(_, v)| v != 0).collect()
+}
+
+fn reason_name(r: CloseReason) -> String {
+    format!("{r:?}")
+}
+
+fn secs(d: core::time::Duration) -> f64 {
+    d.as_secs_f64()
+}
+
+impl Report {
+    /// The report of a finished run.
+    pub fn new(o: &Outcome) -> Report {
+        let cfg = &o.config;
+        let lg = &o.loadgen.stats;
+        let cc = &o.client_counters;
+        let sc = &o.server_counters;
+        let virtual_seconds = o.driver.load_ns as f64 / 1e9;
+        let wall_seconds = o.driver.wall_ns as f64 / 1e9;
+        let cpu_seconds = o.driver.cpu_ns as f64 / 1e9;
+        let rate = |n: u64, s: f64| if s > 0.0 { n as f64 / s } else { 0.0 };
+        let mut reasons: Vec<(String, u64)> = Vec::new();
+        for (who, list) in [
+            ("client", &o.loadgen.error_reasons),
+            ("server", &o.server.error_reasons),
+        ] {
+            for &(r, n) in list {
+                reasons.push((format!("{who} {}", reason_name(r)), n));
+            }
+        }
+        if lg.incomplete > 0 {
+            reasons.push(("client closed before the whole reply".into(), lg.incomplete));
+        }
+        let unfinished = o.loadgen.in_flight() as u64;
+        let fallbacks = Fallbacks {
+            synack: cc.mptcp_mp_capable_fallback_synack + sc.mptcp_mp_capable_fallback_synack,
+            ack: cc.mptcp_mp_capable_fallback_ack + sc.mptcp_mp_capable_fallback_ack,
+            data: cc.mptcp_mp_capable_data_fallback + sc.mptcp_mp_capable_data_fallback,
+            total: 0,
+            mptcp_transactions: lg.completed_mptcp,
+        };
+        Report {
+            setup: "mem link, virtual time; client and server stacks in one process on one core",
+            config: ReportConfig {
+                duration_s: cfg.duration.map(secs),
+                transactions_limit: cfg.transactions,
+                concurrency: cfg.concurrency,
+                request_bytes: cfg.request_bytes,
+                response_bytes: cfg.reply_bytes(),
+                mode: if cfg.echo { "echo" } else { "rpc" },
+                tfo: cfg.tfo,
+                mptcp: cfg.mptcp,
+                rtt_ms: cfg.rtt.as_secs_f64() * 1e3,
+                reply: match cfg.reply {
+                    ReplyTiming::Early => "early",
+                    ReplyTiming::Hold => "hold",
+                },
+                seed: cfg.seed,
+                time_wait_s: secs(cfg.time_wait),
+                loss: cfg.loss,
+            },
+            transactions: lg.completed,
+            started: lg.started,
+            rate: Rates {
+                virtual_seconds,
+                per_virtual_second: rate(lg.completed, virtual_seconds),
+                wall_seconds,
+                per_wall_second_one_core_both_ends: rate(lg.completed, wall_seconds),
+                cpu_seconds,
+                per_cpu_second_one_core_both_ends: rate(lg.completed, cpu_seconds),
+            },
+            tfo: TfoFigures {
+                accepted: sc.tcp_ext_tcp_fast_open_passive,
+                rejected: sc.tcp_ext_tcp_fast_open_passive_fail,
+                client_active: cc.tcp_ext_tcp_fast_open_active,
+                client_active_fail: cc.tcp_ext_tcp_fast_open_active_fail,
+                cookie_requests: sc.tcp_ext_tcp_fast_open_cookie_reqd,
+            },
+            fallbacks: Fallbacks {
+                total: fallbacks.synack + fallbacks.ack + fallbacks.data,
+                ..fallbacks
+            },
+            retransmissions: Retransmissions {
+                client: cc.tcp_retrans_segs,
+                server: sc.tcp_retrans_segs,
+                syn: cc.tcp_ext_tcp_syn_retrans + sc.tcp_ext_tcp_syn_retrans,
+                mptcp: cc.mptcp_mptcp_retrans + sc.mptcp_mptcp_retrans,
+                total: cc.tcp_retrans_segs + sc.tcp_retrans_segs,
+            },
+            errors: Errors {
+                client: lg.errors,
+                server: o.server.stats.errors,
+                incomplete: lg.incomplete,
+                overlong: lg.overlong,
+                unfinished,
+                unclosed: (o.open_at_end.0 + o.open_at_end.1) as u64,
+                reasons,
+                total: lg.errors
+                    + o.server.stats.errors
+                    + lg.overlong
+                    + (o.open_at_end.0 + o.open_at_end.1) as u64,
+            },
+            latency: Latencies {
+                syn_to_last_byte: Latency::of(&o.loadgen.total),
+                syn_to_first_byte: Latency::of(&o.loadgen.first_byte),
+            },
+            run: RunInfo {
+                frames: o.driver.frames,
+                polls: o.driver.polls,
+                port_exhausted: lg.port_exhausted,
+                drain_timed_out: o.driver.drain_timed_out,
+                wall_timed_out: o.driver.wall_timed_out,
+                stuck: o.driver.stuck,
+                clock_nudges: o.driver.nudges,
+                open_at_end: o.open_at_end,
+                stragglers: o.stragglers.clone(),
+            },
+            client_counters: nonzero(cc),
+            server_counters: nonzero(sc),
+        }
+    }
+
+    /// The report as pretty-printed JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("report serialises")
+    }
+}
+
+/// A duration given in microseconds, with a fitting unit.
+fn us(v: f64) -> String {
+    if v >= 1_000_000.0 {
+        format!("{:.3} s", v / 1e6)
+    } else if v >= 1_000.0 {
+        format!("{:.3} ms", v / 1e3)
+    } else {
+        format!("{v:.1} µs")
+    }
+}
+
+fn latency_line(f: &mut fmt::Formatter<'_>, name: &str, l: &Latency) -> fmt::Result {
+    writeln!(
+        f,
+        "  {name:<22} p50 {}  p90 {}  p99 {}  p99.9 {}  max {}",
+        us(l.p50_us),
+        us(l.p90_us),
+        us(l.p99_us),
+        us(l.p999_us),
+        us(l.max_us)
+    )
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let c = &self.config;
+        let onoff = |b: bool| if b { "on" } else { "off" };
+        writeln!(f, "mptfo bench: {}", self.setup)?;
+        let bound = match (c.duration_s, c.transactions_limit) {
+            (Some(d), Some(n)) => format!("{d} s virtual or {n} transactions"),
+            (Some(d), None) => format!("{d} s virtual"),
+            (None, Some(n)) => format!("{n} transactions"),
+            (None, None) => "unbounded".into(),
+        };
+        writeln!(
+            f,
+            "  config: {bound}, concurrency {}, {} {} B -> {} B, TFO {}, MPTCP {}, RTT {} ms, reply {}, seed {}",
+            c.concurrency,
+            c.mode,
+            c.request_bytes,
+            c.response_bytes,
+            onoff(c.tfo),
+            onoff(c.mptcp),
+            c.rtt_ms,
+            c.reply,
+            c.seed
+        )?;
+        if c.loss > 0.0 {
+            writeln!(f, "  link loss {:.3} % each direction", c.loss * 100.0)?;
+        }
+        writeln!(
+            f,
+            "  transactions           {} completed ({} started)",
+            self.transactions, self.started
+        )?;
+        let r = &self.rate;
+        writeln!(
+            f,
+            "  rate, virtual time     {:.0} transactions/s over {:.3} s of virtual time{}",
+            r.per_virtual_second,
+            r.virtual_seconds,
+            if c.rtt_ms == 0.0 {
+                " (RTT 0: virtual time moves only on timers; not a meaningful rate)"
+            } else {
+                ""
+            }
+        )?;
+        writeln!(
+            f,
+            "  rate, engine           {:.0} transactions/s per core: client AND server stacks on ONE core, mem link included",
+            r.per_cpu_second_one_core_both_ends
+        )?;
+        writeln!(
+            f,
+            "                         ({:.3} s of that thread's CPU time; {:.3} s wall, {:.0} transactions/s wall clock)",
+            r.cpu_seconds, r.wall_seconds, r.per_wall_second_one_core_both_ends
+        )?;
+        let t = &self.tfo;
+        writeln!(
+            f,
+            "  TFO                    accepted {}, rejected {} (client: {} SYNs with data, {} not acked; {} cookie requests)",
+            t.accepted, t.rejected, t.client_active, t.client_active_fail, t.cookie_requests
+        )?;
+        let fb = &self.fallbacks;
+        writeln!(
+            f,
+            "  MPTCP fallbacks        {} (SYN/ACK {}, ACK {}, data {}); {} transactions stayed MPTCP",
+            fb.total, fb.synack, fb.ack, fb.data, fb.mptcp_transactions
+        )?;
+        let rt = &self.retransmissions;
+        writeln!(
+            f,
+            "  retransmissions        {} (client {}, server {}; SYN {}, MPTCP data level {})",
+            rt.total, rt.client, rt.server, rt.syn, rt.mptcp
+        )?;
+        let e = &self.errors;
+        write!(
+            f,
+            "  errors                 {} (client {}, server {}, overlong replies {}, never closed {})",
+            e.total, e.client, e.server, e.overlong, e.unclosed
+        )?;
+        if !e.reasons.is_empty() {
+            let list: Vec<String> = e.reasons.iter().map(|(r, n)| format!("{r}: {n}")).collect();
+            write!(f, " [{}]", list.join(", "))?;
+        }
+        writeln!(f)?;
+        if c.rtt_ms == 0.0 {
+            writeln!(
+                f,
+                "  latency (virtual time, from connect/SYN): RTT 0 makes every exchange instant; add --rtt 10ms for latencies"
+            )?;
+        } else {
+            writeln!(f, "  latency (virtual time, from connect/SYN):")?;
+        }
+        latency_line(f, "SYN -> last byte", &self.latency.syn_to_last_byte)?;
+        latency_line(f, "SYN -> first byte", &self.latency.syn_to_first_byte)?;
+        let run = &self.run;
+        if run.port_exhausted > 0 {
+            writeln!(
+                f,
+                "  note: {} connects waited for a free port (TIME_WAIT {} s)",
+                run.port_exhausted, c.time_wait_s
+            )?;
+        }
+        if run.drain_timed_out || run.wall_timed_out || run.stuck || run.clock_nudges > 0 {
+            writeln!(
+                f,
+                "  WARNING: run ended abnormally: drain limit {}, wall limit {}, stuck {}, clock nudges {}",
+                run.drain_timed_out, run.wall_timed_out, run.stuck, run.clock_nudges
+            )?;
+        }
+        if run.open_at_end != (0, 0) {
+            writeln!(
+                f,
+                "  WARNING: connections still open at the end: client {}, server {}",
+                run.open_at_end.0, run.open_at_end.1
+            )?;
+            for s in &run.stragglers {
+                writeln!(f, "    {s}")?;
+            }
+        }
+        Ok(())
+    }
+}
