@@ -9,6 +9,11 @@ cd "$(dirname "$0")/.."
 declare -A NEED=(
   [/usr/bin/tshark]=tshark
   [/usr/sbin/ip]=iproute2
+  [/usr/sbin/ethtool]=ethtool
+  [/usr/bin/pkg-config]=pkg-config
+  [/usr/include/dpdk/rte_ethdev.h]=libdpdk-dev
+  [/usr/lib/x86_64-linux-gnu/dpdk]=dpdk
+  [/usr/lib/llvm-14/lib/libclang.so]=libclang-dev
 )
 missing=()
 for path in "${!NEED[@]}"; do

@@ -1301,6 +1301,23 @@ impl<B: Buf> Stack<B> {
             self.finish_conn(ck, CloseReason::TimedOut);
             return;
         }
+        if c.active && c.mpc_echo_pending {
+            // RFC 8684 §3.1: the MP_CAPABLE third ACK must reach the
+            // listener. No DATA_ACK has confirmed it yet, so it may have been
+            // lost: repeat it (a pure ACK carries MP_CAPABLE while the key is
+            // unconfirmed). A DSS-only DATA_FIN now would make the listener
+            // fall back (protocol.md §5.5); it follows the DATA_ACK that the
+            // listener sends on learning our key.
+            c.fin_retries += 1;
+            let backoff = core::time::Duration::from_millis(200) * (1u32 << c.fin_retries.min(9));
+            c.fin_rtx_at = Some(now + backoff);
+            let sfs = c.subflows.clone();
+            for sk in sfs {
+                self.send_ack(sk);
+            }
+            self.arm_conn_timer(ck);
+            return;
+        }
         // A DATA_FIN held back until our key was confirmed (output_fins)
         // goes out here for the first time: not a retransmission.
         if c.fin_sent {
