@@ -390,3 +390,95 @@ fn data_and_data_fin_lost() {
         0
     );
 }
+
+/// `early` reply and the client's MP_CAPABLE third ACK lost: the client
+/// holds its DATA_FIN and repeats the third ACK on the DATA_FIN timer (RFC
+/// 8684 §3.1); the listener learns the key from the repetition, confirms it
+/// with a DATA_ACK, and only then does the DATA_FIN follow. Nothing falls
+/// back and both ends close.
+#[test]
+fn third_ack_lost_early() {
+    let mut p = rpc_pair(
+        "third_ack_lost_early",
+        StackConfig::default(),
+        server_config(ReplyTiming::Early),
+        17,
+    );
+    warm_cookie(&mut p);
+    p.filter_client(drop_first(1, |x| {
+        x.is_ack_only() && x.mpc().is_some_and(|m| m.receiver_key.is_some())
+    }));
+    let n0 = p.packets().len();
+    let c = p
+        .client
+        .stack
+        .connect(server_addr(), &request(), ConnectOptions::default())
+        .unwrap();
+    assert!(p.run_until(10_000, |p| both_closed(p, 2)), "both ends close");
+    let pk = p.packets()[n0..].to_vec();
+    let ack3: Vec<&Pkt> = pk
+        .iter()
+        .filter(|x| x.from == Side::Client && x.is_ack_only() && x.mpc().is_some())
+        .collect();
+    assert!(ack3.len() >= 2, "the third ACK is repeated");
+    assert!(ack3[0].dropped && !ack3[1].dropped);
+    let first_fin = pk
+        .iter()
+        .position(|x| x.from == Side::Client && x.dss().is_some_and(|d| d.data_fin))
+        .expect("client DATA_FIN");
+    let confirm = pk
+        .iter()
+        .position(|x| {
+            x.from == Side::Server
+                && x.t > ack3[1].t
+                && x.dss().is_some_and(|d| d.data_ack.is_some())
+        })
+        .expect("listener's DATA_ACK after the repeated third ACK");
+    assert!(confirm < first_fin, "DATA_FIN only after the key is confirmed");
+    assert_eq!(p.client.app.seen.data[&c], reply());
+    assert_each_request_once(&p, 1);
+    assert_no_rst(&p.packets());
+    assert_eq!(p.server.stack.counters().mptcp_mp_capable_fallback_ack, 0);
+    assert_eq!(p.client.app.seen.closed.last().unwrap().1, CloseReason::Graceful);
+}
+
+/// `early` reply, the third ACK arrives, but the listener's DATA_ACK that
+/// confirms the key is lost: the client's repeated MP_CAPABLE ACK must be
+/// answered again at once (an established listener otherwise ignores a pure
+/// duplicate ACK, and the client would wait forever).
+#[test]
+fn key_confirmation_lost_early() {
+    let mut p = rpc_pair(
+        "key_confirmation_lost_early",
+        StackConfig::default(),
+        server_config(ReplyTiming::Early),
+        19,
+    );
+    warm_cookie(&mut p);
+    // The first pure DATA_ACK from the server after the handshake.
+    p.filter_server(drop_first(1, |x| {
+        x.is_ack_only() && x.dss().is_some_and(|d| d.data_ack.is_some() && !d.data_fin)
+    }));
+    let n0 = p.packets().len();
+    let c = p
+        .client
+        .stack
+        .connect(server_addr(), &request(), ConnectOptions::default())
+        .unwrap();
+    assert!(p.run_until(10_000, |p| both_closed(p, 2)), "both ends close");
+    let pk = p.packets()[n0..].to_vec();
+    assert!(
+        pk.iter().any(|x| x.from == Side::Server && x.dropped),
+        "the confirming DATA_ACK was dropped"
+    );
+    let ack3 = pk
+        .iter()
+        .filter(|x| x.from == Side::Client && x.is_ack_only() && x.mpc().is_some())
+        .count();
+    assert!(ack3 >= 2, "the client repeats its third ACK");
+    assert_eq!(p.client.app.seen.data[&c], reply());
+    assert_each_request_once(&p, 1);
+    assert_no_rst(&p.packets());
+    assert_eq!(p.server.stack.counters().mptcp_mp_capable_fallback_ack, 0);
+    assert_eq!(p.client.app.seen.closed.last().unwrap().1, CloseReason::Graceful);
+}

@@ -867,6 +867,12 @@ impl<B: Buf> Stack<B> {
                     // A repeated third ACK, or MP_CAPABLE with data after it
                     // (protocol.md §2.1): the implicit mapping IDSN+1, SSN 1.
                     let c = &self.conns[ck];
+                    if !c.active && c.can_data_ack() {
+                        // The client repeats MP_CAPABLE until a DATA_ACK
+                        // confirms its key (RFC 8684 §3.1): ours was lost,
+                        // so answer this one at once.
+                        self.subflows[sk].ack_now = true;
+                    }
                     if let (Some(remote), Some(dl), true) = (c.remote, m.data_len, payload_len > 0)
                     {
                         self.subflows[sk].rx_map = Some(RxMapping {
