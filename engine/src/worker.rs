@@ -63,6 +63,13 @@ impl<P: Port, A: App<P>> Worker<P, A> {
         }
     }
 
+    /// Tops the stack's buffer cache up from the first port's pool.
+    fn refill(&mut self) {
+        if let Some(p) = self.ports.first_mut() {
+            self.stack.refill(BUFFER_CACHE, || p.alloc());
+        }
+    }
+
     fn deliver_events(&mut self) {
         while let Some(ev) = self.stack.poll_event() {
             self.app.on_event(&mut self.stack, ev);
@@ -72,11 +79,11 @@ impl<P: Port, A: App<P>> Worker<P, A> {
     /// One iteration at time `now`. Returns the number of frames received.
     pub fn poll(&mut self, now: Instant) -> usize {
         let mut received = 0;
-        if let Some(p) = self.ports.first_mut() {
-            self.stack.refill(BUFFER_CACHE, || p.alloc());
-        }
         for i in 0..self.ports.len() {
             for _ in 0..MAX_BURSTS_PER_POLL {
+                // Every received segment may need buffers for replies and
+                // the application's writes: top the cache up per burst.
+                self.refill();
                 let n = self.ports[i].rx_burst(&mut self.rx, RX_BURST);
                 if n == 0 {
                     break;
@@ -89,8 +96,10 @@ impl<P: Port, A: App<P>> Worker<P, A> {
                 }
             }
         }
+        self.refill();
         self.stack.advance(now);
         self.deliver_events();
+        self.refill();
         self.app.on_poll(&mut self.stack, now);
         self.deliver_events();
         self.transmit();

@@ -414,7 +414,10 @@ fn third_ack_lost_early() {
         .stack
         .connect(server_addr(), &request(), ConnectOptions::default())
         .unwrap();
-    assert!(p.run_until(10_000, |p| both_closed(p, 2)), "both ends close");
+    assert!(
+        p.run_until(10_000, |p| both_closed(p, 2)),
+        "both ends close"
+    );
     let pk = p.packets()[n0..].to_vec();
     let ack3: Vec<&Pkt> = pk
         .iter()
@@ -434,12 +437,18 @@ fn third_ack_lost_early() {
                 && x.dss().is_some_and(|d| d.data_ack.is_some())
         })
         .expect("listener's DATA_ACK after the repeated third ACK");
-    assert!(confirm < first_fin, "DATA_FIN only after the key is confirmed");
+    assert!(
+        confirm < first_fin,
+        "DATA_FIN only after the key is confirmed"
+    );
     assert_eq!(p.client.app.seen.data[&c], reply());
     assert_each_request_once(&p, 1);
     assert_no_rst(&p.packets());
     assert_eq!(p.server.stack.counters().mptcp_mp_capable_fallback_ack, 0);
-    assert_eq!(p.client.app.seen.closed.last().unwrap().1, CloseReason::Graceful);
+    assert_eq!(
+        p.client.app.seen.closed.last().unwrap().1,
+        CloseReason::Graceful
+    );
 }
 
 /// `early` reply, the third ACK arrives, but the listener's DATA_ACK that
@@ -465,7 +474,10 @@ fn key_confirmation_lost_early() {
         .stack
         .connect(server_addr(), &request(), ConnectOptions::default())
         .unwrap();
-    assert!(p.run_until(10_000, |p| both_closed(p, 2)), "both ends close");
+    assert!(
+        p.run_until(10_000, |p| both_closed(p, 2)),
+        "both ends close"
+    );
     let pk = p.packets()[n0..].to_vec();
     assert!(
         pk.iter().any(|x| x.from == Side::Server && x.dropped),
@@ -480,5 +492,8 @@ fn key_confirmation_lost_early() {
     assert_each_request_once(&p, 1);
     assert_no_rst(&p.packets());
     assert_eq!(p.server.stack.counters().mptcp_mp_capable_fallback_ack, 0);
-    assert_eq!(p.client.app.seen.closed.last().unwrap().1, CloseReason::Graceful);
+    assert_eq!(
+        p.client.app.seen.closed.last().unwrap().1,
+        CloseReason::Graceful
+    );
 }

@@ -434,7 +434,6 @@ impl<B: Buf> Stack<B> {
         sf.state = TcpState::Established;
         sf.ack_now = true;
         let mss = sf.mss;
-        self.counters.tcp_curr_estab = self.counters.tcp_curr_estab.wrapping_add(1);
         // TFO client bookkeeping (RFC 7413 §4.1.3).
         let c = &mut self.conns[ck];
         if c.tfo_client {
@@ -608,7 +607,6 @@ impl<B: Buf> Stack<B> {
         let sf = &mut self.subflows[sk];
         sf.state = TcpState::Established;
         let ck = sf.conn;
-        self.counters.tcp_curr_estab = self.counters.tcp_curr_estab.wrapping_add(1);
         let c = &mut self.conns[ck];
         if c.tfo_pending {
             c.tfo_pending = false;

@@ -249,8 +249,23 @@ impl<B: Buf> Stack<B> {
     }
 
     /// The counters of this core.
-    pub fn counters(&self) -> &Counters {
-        &self.counters
+    ///
+    /// `TcpCurrEstab` (subflows in ESTABLISHED or CLOSE-WAIT, as Linux
+    /// counts) and `MPTcpExtMPCurrEstab` (connections with both MPTCP keys)
+    /// are gauges, taken when read.
+    pub fn counters(&self) -> Counters {
+        let mut c = self.counters.clone();
+        c.tcp_curr_estab = self
+            .subflows
+            .iter()
+            .filter(|(_, s)| matches!(s.state, TcpState::Established | TcpState::CloseWait))
+            .count() as u64;
+        c.mptcp_mp_curr_estab = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.mode == MptcpMode::Established)
+            .count() as u64;
+        c
     }
 
     /// Adds a static neighbour (IP -> Ethernet address).
@@ -481,7 +496,20 @@ impl<B: Buf> Stack<B> {
         self.tokens.insert(local_key.token, ck);
         self.counters.tcp_active_opens += 1;
         if !data.is_empty() {
-            self.queue_data(ck, data)?;
+            // The whole first write must be queued, or the attempt is
+            // undone: nothing was sent yet, and the caller keeps its data.
+            let queued = self.queue_data(ck, data);
+            if !matches!(queued, Ok(n) if n == data.len()) {
+                self.tuples.remove(&tuple);
+                self.tokens.remove(&local_key.token);
+                self.subflows.remove(sk);
+                self.conns.remove(ck);
+                self.counters.tcp_active_opens -= 1;
+                return Err(match queued {
+                    Err(e) => e,
+                    Ok(_) => StackError::NoBuffer,
+                });
+            }
         }
         if !opts.deferred || !data.is_empty() {
             self.send_syn(sk);
