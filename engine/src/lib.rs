@@ -16,6 +16,7 @@
 
 pub mod config;
 pub mod counters;
+pub mod mp;
 pub mod slab;
 pub mod stack;
 pub mod tcp;
