@@ -6,7 +6,8 @@
 //! names are exactly what `nstat` prints for the Linux MIB of the same
 //! meaning — `Tcp*` from `/proc/net/snmp` (net/ipv4/proc.c `snmp4_tcp_list`),
 //! `TcpExt*` from `/proc/net/netstat` (`snmp4_net_list`), `MPTcpExt*` from
-//! net/mptcp/mib.c `mptcp_snmp_list` — so figures compare directly with a
+//! net/mptcp/mib.c `mptcp_snmp_list`, `Icmp6*` (neighbour discovery) from
+//! `/proc/net/snmp6` — so figures compare directly with a
 //! kernel peer's `nstat -az`. Counters without a Linux equivalent are
 //! mptfo's own and carry the `Mptfo` prefix.
 //!
@@ -30,7 +31,8 @@ macro_rules! counters {
             pub const NAMES: &'static [&'static str] = &[$($name),*];
 
             /// Every counter as `(nstat name, value)`, in a stable order
-            /// (TCP, TCP extended, MPTCP, then mptfo's own).
+            /// (TCP, TCP extended, MPTCP, ICMPv6 neighbour discovery, then
+            /// mptfo's own).
             pub fn iter(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
                 [$(($name, self.$field)),*].into_iter()
             }
@@ -263,6 +265,16 @@ counters! {
     /// Fallbacks to TCP that could not be done.
     mptcp_fallback_failed => "MPTcpExtFallbackFailed",
 
+    // ---- Icmp6 (/proc/net/snmp6) ----
+    /// Neighbour solicitations received.
+    icmp6_in_neighbor_solicits => "Icmp6InNeighborSolicits",
+    /// Neighbour advertisements received.
+    icmp6_in_neighbor_advertisements => "Icmp6InNeighborAdvertisements",
+    /// Neighbour solicitations sent.
+    icmp6_out_neighbor_solicits => "Icmp6OutNeighborSolicits",
+    /// Neighbour advertisements sent.
+    icmp6_out_neighbor_advertisements => "Icmp6OutNeighborAdvertisements",
+
     // ---- mptfo's own ----
     /// Frames received from the port.
     mptfo_rx_packets => "MptfoRxPackets",
@@ -292,6 +304,24 @@ counters! {
     mptfo_ofo_too_many_holes => "MptfoOfoTooManyHoles",
     /// Timers fired.
     mptfo_timers_fired => "MptfoTimersFired",
+    /// Subflows reset because a DSS checksum was present without having
+    /// been negotiated, or absent although negotiated (RFC 8684 §3.3).
+    mptfo_dss_csum_presence_mismatch => "MptfoDssCsumPresenceMismatch",
+    /// ARP requests received (for any address).
+    mptfo_arp_rx_requests => "MptfoArpRxRequests",
+    /// ARP replies received.
+    mptfo_arp_rx_replies => "MptfoArpRxReplies",
+    /// ARP requests sent (resolving a peer).
+    mptfo_arp_tx_requests => "MptfoArpTxRequests",
+    /// ARP replies sent (for one of our IPv4 addresses).
+    mptfo_arp_tx_replies => "MptfoArpTxReplies",
+    /// Frames held while their next hop's Ethernet address was resolved.
+    mptfo_neigh_queued => "MptfoNeighQueued",
+    /// Held frames dropped: the resolution queue of that address was full.
+    mptfo_neigh_queue_overflow => "MptfoNeighQueueOverflow",
+    /// Held frames dropped: the address did not resolve after the retries.
+    mptfo_neigh_unresolved => "MptfoNeighUnresolved",
+
 }
 
 impl Counters {
@@ -337,7 +367,7 @@ mod tests {
         for n in Counters::NAMES {
             assert!(seen.insert(*n), "duplicate {n}");
             assert!(
-                ["Tcp", "MPTcpExt", "Mptfo"]
+                ["Tcp", "MPTcpExt", "Icmp6", "Mptfo"]
                     .iter()
                     .any(|p| n.starts_with(p)),
                 "{n}"

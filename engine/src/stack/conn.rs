@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, VecDeque};
 
 use mptfo_nic::Buf;
 use mptfo_proto::crypto::KeyMaterial;
-use mptfo_proto::DataSeq;
+use mptfo_proto::{DataSeq, SubflowSeq};
 
 use crate::slab::Key;
 use crate::time::Instant;
@@ -35,6 +35,20 @@ pub struct DataChunk<B> {
     pub dsn: DataSeq,
     /// The bytes, as a window of a stack-owned buffer.
     pub buf: B,
+}
+
+/// Where our send direction left the data level (RFC 8684 §3.7): from
+/// subflow sequence number `seq` on, the subflow's bytes are the data
+/// stream 1:1 from `dsn`. The infinite mapping saying so rides on every
+/// segment from `seq` on until the peer acknowledges a byte past `seq`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TxFallback {
+    /// Subflow sequence number of the first plain byte.
+    pub seq: SubflowSeq,
+    /// Its relative SSN (what the infinite mapping carries).
+    pub ssn: u32,
+    /// Its DSN.
+    pub dsn: DataSeq,
 }
 
 /// Why a connection ended, as the application is told.
@@ -136,6 +150,23 @@ pub struct Conn<B> {
     /// A DATA_ACK change not yet sent to the peer.
     pub data_ack_pending: bool,
 
+    // Fallback after the handshake (RFC 8684 §3.7).
+    /// Our send direction went plain: the infinite mapping we send.
+    pub tx_fallback: Option<TxFallback>,
+    /// The peer's send direction went plain: its infinite mapping, as
+    /// (relative SSN, DSN) of the first plain byte.
+    pub rx_fallback: Option<(u32, DataSeq)>,
+    /// We sent MP_FAIL for the mapping at this DSN (a checksum failed) and
+    /// discard mapped data until the peer's infinite mapping arrives.
+    pub mp_fail_sent: Option<DataSeq>,
+    /// The peer sent MP_FAIL: our answer (MP_FAIL back with this DSN) rides
+    /// with our infinite mapping.
+    pub mp_fail_echo: Option<u64>,
+    /// When we give up waiting for the answer to our MP_FAIL (or repeat it).
+    pub fail_at: Option<Instant>,
+    /// MP_FAIL repetitions so far.
+    pub fail_retries: u8,
+
     // Lifecycle.
     /// The application was told the connection exists (Accepted or
     /// Connected).
@@ -185,6 +216,12 @@ impl<B: Buf> Conn<B> {
             peer_fin: false,
             peer_fin_dsn: None,
             data_ack_pending: false,
+            tx_fallback: None,
+            rx_fallback: None,
+            mp_fail_sent: None,
+            mp_fail_echo: None,
+            fail_at: None,
+            fail_retries: 0,
             announced: false,
             created_at: now,
         }
@@ -193,6 +230,16 @@ impl<B: Buf> Conn<B> {
     /// True when MPTCP options are in use on the connection.
     pub fn is_mptcp(&self) -> bool {
         self.mode != MptcpMode::Fallback
+    }
+
+    /// Our data goes out as plain TCP bytes (no mappings).
+    pub fn tx_plain(&self) -> bool {
+        self.mode == MptcpMode::Fallback || self.tx_fallback.is_some()
+    }
+
+    /// The peer's data arrives as plain TCP bytes (no mappings needed).
+    pub fn rx_plain(&self) -> bool {
+        self.mode == MptcpMode::Fallback || self.rx_fallback.is_some()
     }
 
     /// We can put a DATA_ACK in a DSS (the peer's IDSN is known).

@@ -7,20 +7,29 @@
 //! (cookie caching, partial acknowledgement of SYN data, MP_CAPABLE or
 //! fallback), segment arrival in synchronized states (RFC 9293 §3.10.7.4),
 //! the MPTCP data level (DSS, DATA_ACK, DATA_FIN, protocol.md §5 and §7),
-//! and the timers.
+//! DSS checksums (mappings held until they verify, RFC 8684 §3.3.1,
+//! protocol.md §4), fallback after the handshake (infinite mappings sent
+//! and honoured, MP_FAIL, resets for invalid mappings; RFC 8684 §3.7,
+//! protocol.md §5.5, §5.6), and the timers. ARP and neighbour discovery
+//! frames are handed to `neighbor.rs`.
 
 use std::net::SocketAddr;
 
 use mptfo_nic::{Buf, ChecksumStatus};
+use mptfo_proto::checksum::{dss_checksum_verifies, Sum};
 use mptfo_proto::crypto::{KeyMaterial, MptcpKey};
-use mptfo_proto::options::{FastOpenOption, MpJoin, MptcpOption, SegmentOptions};
+use mptfo_proto::options::{
+    Dss, FastOpenOption, MpJoin, MpTcpRstReason, MptcpOption, SegmentOptions,
+};
 use mptfo_proto::tfo::{CookieCheck, CookieRequest};
 use mptfo_proto::wire::{classify, Classified, FourTuple, TcpFlags};
 use mptfo_proto::{DataSeq, SubflowSeq};
 
-use super::conn::{CloseReason, Conn, MptcpMode};
+use super::conn::{CloseReason, Conn, MptcpMode, TxFallback};
 use super::output::SynInfo;
-use super::subflow::{OooSegment, RxMapping, Subflow, TcpState, MAX_OOO_SEGMENTS};
+use super::subflow::{
+    OooSegment, PendingReset, RxChecked, RxMapping, Subflow, TcpState, MAX_OOO_SEGMENTS,
+};
 use super::{Event, Stack};
 use crate::config::ReplyTiming;
 use crate::slab::Key;
@@ -58,6 +67,14 @@ const DUPACK_THRESHOLD: u32 = 3;
 
 /// Most DATA_FIN retransmissions before the connection is given up.
 const DATA_FIN_RETRIES: u8 = 10;
+
+/// How long we wait for the answer to our MP_FAIL (the peer's infinite
+/// mapping) before sending it again; doubled each time.
+const MP_FAIL_WAIT: core::time::Duration = core::time::Duration::from_secs(1);
+
+/// MP_FAIL repetitions before the subflow is reset (MP_TCPRST 0x06). Linux
+/// waits `TCP_RTO_MAX` once.
+const MP_FAIL_RETRIES: u8 = 3;
 
 impl<B: Buf> Stack<B> {
     /// Processes a burst of frames received on interface `iface` at `now`.
@@ -104,9 +121,22 @@ impl<B: Buf> Stack<B> {
                         opts,
                     };
                     if seg.syn() && seg.ack.is_none() {
-                        self.neighbors.insert(t.src_addr, t.eth_src.0);
+                        self.learn_neighbor(t.src_addr, t.eth_src.0);
                     }
                     (seg, t.payload_offset, t.payload.len())
+                }
+                Ok(Classified::Arp(arp)) => {
+                    self.on_arp(iface, arp);
+                    continue;
+                }
+                Ok(Classified::NeighborDiscovery {
+                    eth_src,
+                    src_addr,
+                    repr,
+                    ..
+                }) => {
+                    self.on_neighbor_discovery(iface, eth_src, src_addr, repr);
+                    continue;
                 }
                 Ok(_) => {
                     self.counters.mptfo_rx_unsupported += 1;
@@ -487,6 +517,9 @@ impl<B: Buf> Stack<B> {
         if !payload.is_empty() {
             // Data on a SYN/ACK: accept it like any in-order data.
             self.deliver_in_order(sk, seg.seq + 1, payload);
+            if self.take_pending_reset(sk) {
+                return;
+            }
         }
         self.mark_dirty(ck);
     }
@@ -597,6 +630,11 @@ impl<B: Buf> Stack<B> {
                 self.subflows[sk].ack_now = true;
             }
         }
+        // A reset the payload asked for (protocol.md §5.6, §4) goes out
+        // after the segment was taken in at TCP level.
+        if self.take_pending_reset(sk) {
+            return;
+        }
         self.check_peer_data_fin(ck, sk);
         self.mark_dirty(ck);
     }
@@ -642,12 +680,17 @@ impl<B: Buf> Stack<B> {
                     self.subflows[sk].ack_now = true;
                 }
                 if let Some(dl) = m.data_len {
+                    if m.checksum.is_some() != c.checksum {
+                        self.reset_for_checksum_presence(sk);
+                        return false;
+                    }
                     let dsn = c.remote.map(|r| r.idsn + 1).unwrap_or_default();
                     self.subflows[sk].rx_map = Some(RxMapping {
                         dsn,
                         ssn: 1,
                         len: dl as u32,
                         data_fin: false,
+                        checksum: m.checksum,
                     });
                 }
             } else {
@@ -701,6 +744,10 @@ impl<B: Buf> Stack<B> {
         let ck = sf.conn;
         self.conns[ck].mode = MptcpMode::Fallback;
         self.counters.mptcp_mp_capable_data_fallback += 1;
+        // protocol.md §5.5: one last DSS, an infinite mapping, tells a peer
+        // that still runs MPTCP (only our DATA_ACKs' way was cut) that our
+        // bytes are the data stream 1:1 from here; a plain peer ignores it.
+        self.fall_back_tx(ck, sk, false);
     }
 
     /// RFC 9293 §3.10.7.4 fifth step, with RFC 5681/6582 loss recovery.
@@ -799,10 +846,22 @@ impl<B: Buf> Stack<B> {
             }
             _ => {}
         }
-        // Under plain TCP the subflow ACK is the data ACK.
+        // Under plain TCP the subflow ACK is the data ACK: past our infinite
+        // mapping by its offset (RFC 8684 §3.7; bytes we resent after an
+        // MP_FAIL sit below it and count nothing), else byte for byte.
         if newly_acked > 0 {
             if let Some(c) = self.conns.get_mut(ck) {
-                if c.mode == MptcpMode::Fallback {
+                if let Some(fb) = c.tx_fallback {
+                    let off = ack.diff(fb.seq) as i64;
+                    let mut to = DataSeq(fb.dsn.0.wrapping_add(off as u64));
+                    if to > c.snd_nxt {
+                        // Our FIN counts no data.
+                        to = c.snd_nxt;
+                    }
+                    if c.on_data_ack(to) {
+                        self.maybe_writable(ck);
+                    }
+                } else if c.mode == MptcpMode::Fallback {
                     let to = c.snd_una + newly_acked as usize;
                     c.on_data_ack(to);
                     self.maybe_writable(ck);
@@ -812,53 +871,15 @@ impl<B: Buf> Stack<B> {
     }
 
     /// MPTCP options of an established subflow's segment (RFC 8684 §3.3).
-    /// Returns false when the connection is gone.
+    /// Returns false when the subflow is gone (reset, fast close).
     fn process_mptcp_options(&mut self, sk: Key, seg: &Segment, payload_len: usize) -> bool {
         let ck = self.subflows[sk].conn;
         for opt in seg.opts.mptcp_options() {
             match *opt {
                 MptcpOption::Dss(d) => {
-                    let c = &mut self.conns[ck];
-                    if let Some(a) = d.data_ack {
-                        let ack = a.expand(c.snd_una);
-                        if c.active {
-                            c.mpc_echo_pending = false;
-                        }
-                        if c.on_data_ack(ack) {
-                            self.maybe_writable(ck);
-                        }
-                    }
-                    let c = &mut self.conns[ck];
-                    if let Some(m) = d.mapping {
-                        if m.is_infinite() {
-                            // RFC 8684 §3.7: the rest maps 1:1; plain TCP.
-                            self.counters.mptcp_infinite_map_rx += 1;
-                            c.mode = MptcpMode::Fallback;
-                            continue;
-                        }
-                        if c.remote.is_none() {
-                            continue;
-                        }
-                        let dsn = m.dsn.expand(c.rcv_nxt);
-                        let sf = &mut self.subflows[sk];
-                        sf.peer_dsn64 |= m.dsn.is_64bit();
-                        let len = m.data_len as u32 - d.data_fin as u32;
-                        if d.data_fin {
-                            c.peer_fin_dsn = Some(dsn + len as usize);
-                            if c.peer_fin {
-                                // A DATA_FIN again: our DATA_ACK of it was
-                                // lost; send it again (RFC 8684 §3.3.3).
-                                sf.ack_now = true;
-                            }
-                        }
-                        if len > 0 {
-                            sf.rx_map = Some(RxMapping {
-                                dsn,
-                                ssn: m.ssn,
-                                len,
-                                data_fin: d.data_fin,
-                            });
-                        }
+                    let alive = self.process_dss(sk, ck, &d);
+                    if !alive {
+                        return false;
                     }
                 }
                 MptcpOption::MpCapable(m) => {
@@ -873,11 +894,16 @@ impl<B: Buf> Stack<B> {
                     }
                     if let (Some(remote), Some(dl), true) = (c.remote, m.data_len, payload_len > 0)
                     {
+                        if m.checksum.is_some() != c.checksum {
+                            self.reset_for_checksum_presence(sk);
+                            return false;
+                        }
                         self.subflows[sk].rx_map = Some(RxMapping {
                             dsn: remote.idsn + 1,
                             ssn: 1,
                             len: dl as u32,
                             data_fin: false,
+                            checksum: m.checksum,
                         });
                     }
                 }
@@ -900,11 +926,191 @@ impl<B: Buf> Stack<B> {
                 }
                 MptcpOption::RemoveAddr(_) => self.counters.mptcp_rm_addr += 1,
                 MptcpOption::MpPrio { .. } => self.counters.mptcp_mp_prio_rx += 1,
-                MptcpOption::MpFail { .. } => self.counters.mptcp_mp_fail_rx += 1,
+                MptcpOption::MpFail { dsn } => self.on_mp_fail(sk, ck, dsn),
                 _ => {}
             }
         }
         true
+    }
+
+    /// One DSS option (RFC 8684 §3.3): DATA_ACK, mapping, DATA_FIN, the
+    /// infinite mapping of a peer that falls back. Returns false when the
+    /// subflow was reset.
+    fn process_dss(&mut self, sk: Key, ck: Key, d: &Dss) -> bool {
+        let c = &mut self.conns[ck];
+        if let Some(a) = d.data_ack {
+            let ack = a.expand(c.snd_una);
+            if c.active {
+                c.mpc_echo_pending = false;
+            }
+            if c.on_data_ack(ack) {
+                self.maybe_writable(ck);
+            }
+        }
+        let Some(m) = d.mapping else {
+            return true;
+        };
+        let c = &mut self.conns[ck];
+        if m.is_infinite() {
+            // RFC 8684 §3.7: from the mapping's SSN on, the peer's bytes are
+            // its data stream 1:1 from the mapping's DSN. Both directions go
+            // plain: we answer with our own infinite mapping.
+            self.counters.mptcp_infinite_map_rx += 1;
+            if c.rx_fallback.is_none() && c.remote.is_some() {
+                let dsn = m.dsn.expand(c.rcv_nxt);
+                if let Some(failed) = c.mp_fail_sent.filter(|_| dsn > c.rcv_nxt) {
+                    // After our MP_FAIL we hold nothing past the DATA_ACK:
+                    // a plain stream starting beyond it would leave a hole
+                    // for good.
+                    self.counters.mptcp_dss_corruption_reset += 1;
+                    self.reset_subflow(
+                        sk,
+                        PendingReset {
+                            reason: MpTcpRstReason::MiddleboxInterference,
+                            mp_fail: Some(failed),
+                        },
+                    );
+                    return false;
+                }
+                c.rx_fallback = Some((m.ssn, dsn));
+                c.fail_at = None;
+                self.fall_back_tx(ck, sk, false);
+            } else if c.remote.is_none() {
+                c.mode = MptcpMode::Fallback;
+            }
+            return true;
+        }
+        if c.remote.is_none() || c.rx_plain() {
+            return true;
+        }
+        // RFC 8684 §3.3.0 (protocol.md §2.3, checklist 17): the checksum is
+        // there iff it was negotiated; anything else resets the subflow.
+        if m.checksum.is_some() != c.checksum {
+            self.reset_for_checksum_presence(sk);
+            return false;
+        }
+        let dsn = m.dsn.expand(c.rcv_nxt);
+        let len = (m.data_len as u32).saturating_sub(d.data_fin as u32);
+        self.subflows[sk].peer_dsn64 |= m.dsn.is_64bit();
+        if let (true, 0, Some(csum)) = (d.data_fin, len, m.checksum) {
+            // A DATA_FIN alone: its checksum covers the pseudo-header only
+            // (protocol.md §4).
+            if !dss_checksum_verifies(dsn.0, m.ssn, m.data_len, csum, Sum::ZERO) {
+                self.on_checksum_failure(sk, ck, dsn);
+                return !self.take_pending_reset(sk);
+            }
+        }
+        let c = &mut self.conns[ck];
+        let sf = &mut self.subflows[sk];
+        if d.data_fin && c.mp_fail_sent.is_none() {
+            c.peer_fin_dsn = Some(dsn + len as usize);
+            if c.peer_fin {
+                // A DATA_FIN again: our DATA_ACK of it was lost; send it
+                // again (RFC 8684 §3.3.3).
+                sf.ack_now = true;
+            }
+        }
+        if len > 0 {
+            sf.rx_map = Some(RxMapping {
+                dsn,
+                ssn: m.ssn,
+                len,
+                data_fin: d.data_fin,
+                checksum: m.checksum,
+            });
+        }
+        true
+    }
+
+    /// RFC 8684 §3.3.0 / protocol.md §2.3: DSS checksum presence contradicts
+    /// the negotiation. Reset the subflow (MP_TCPRST 0x01, checklist 17).
+    fn reset_for_checksum_presence(&mut self, sk: Key) {
+        self.counters.mptfo_dss_csum_presence_mismatch += 1;
+        self.counters.mptcp_dss_corruption_reset += 1;
+        self.reset_subflow(
+            sk,
+            PendingReset {
+                reason: MpTcpRstReason::MptcpError,
+                mp_fail: None,
+            },
+        );
+    }
+
+    /// Sends the reset the receive path asked for on `sk`, if any. True
+    /// when the subflow was reset.
+    fn take_pending_reset(&mut self, sk: Key) -> bool {
+        let Some(r) = self
+            .subflows
+            .get_mut(sk)
+            .and_then(|s| s.pending_reset.take())
+        else {
+            return false;
+        };
+        self.reset_subflow(sk, r);
+        true
+    }
+
+    /// MP_FAIL from the peer (RFC 8684 §3.7): a checksum of ours failed
+    /// there. With one subflow we answer with MP_FAIL and an infinite
+    /// mapping from the first byte the peer has not DATA_ACKed, resending
+    /// that data plain; with more, the peer resets the subflow itself.
+    /// An MP_FAIL that answers ours changes nothing.
+    fn on_mp_fail(&mut self, sk: Key, ck: Key, dsn: u64) {
+        self.counters.mptcp_mp_fail_rx += 1;
+        let c = &mut self.conns[ck];
+        if c.mp_fail_sent.is_some() || c.tx_fallback.is_some() || c.subflows.len() != 1 {
+            return;
+        }
+        // The failed mapping starts at the peer's DATA_ACK; what it has
+        // before that is delivered.
+        let _ = c.on_data_ack(DataSeq(dsn));
+        c.mp_fail_echo = Some(dsn);
+        self.fall_back_tx(ck, sk, true);
+    }
+
+    /// Our send direction goes plain (RFC 8684 §3.7): from the subflow's next
+    /// new byte on, segments carry no mappings, and an infinite mapping from
+    /// there (data-level length 0, checksum 0) says so until the peer
+    /// acknowledges a byte past it. With `resend`, the data the peer has not
+    /// DATA_ACKed (after an MP_FAIL it discarded it) goes out again as
+    /// plain bytes; otherwise the mapping continues the data already sent,
+    /// whose mappings stay valid. Once the peer's direction is plain as
+    /// well the connection is plain TCP.
+    pub(super) fn fall_back_tx(&mut self, ck: Key, sk: Key, resend: bool) {
+        let Some(sf) = self.subflows.get_mut(sk) else {
+            return;
+        };
+        let c = &mut self.conns[ck];
+        if c.tx_fallback.is_none() {
+            if resend {
+                while let Some(chunk) = c.inflight.pop_back() {
+                    c.unsent.push_front(chunk.buf);
+                }
+                c.snd_nxt = c.snd_una;
+            }
+            if !c.fin_acked {
+                // A DATA_FIN not yet acknowledged becomes a FIN.
+                c.fin_dsn = None;
+                c.fin_sent = false;
+                c.fin_rtx_at = None;
+                c.fin_retries = 0;
+            }
+            c.mpc_echo_pending = false;
+            c.mpc_data_pending = false;
+            c.hold_until_key = false;
+            c.tx_fallback = Some(TxFallback {
+                seq: sf.snd_nxt,
+                ssn: sf.tx_ssn(sf.snd_nxt),
+                dsn: c.snd_nxt,
+            });
+            sf.ack_now = true;
+            // Counted once, like Linux, however many segments repeat it.
+            self.counters.mptcp_infinite_map_tx += 1;
+        }
+        if c.rx_plain() {
+            c.mode = MptcpMode::Fallback;
+        }
+        self.mark_dirty(ck);
     }
 
     /// Payload that passed the window check: in order, overlapping, or
@@ -1008,16 +1214,38 @@ impl<B: Buf> Stack<B> {
 
     /// In-order subflow bytes at `seq`: advance rcv_nxt and hand them to
     /// the connection (through the mapping under MPTCP).
-    fn deliver_in_order(&mut self, sk: Key, seq: SubflowSeq, payload: B) {
+    fn deliver_in_order(&mut self, sk: Key, seq: SubflowSeq, mut payload: B) {
         let sf = &mut self.subflows[sk];
         let len = payload.len();
         sf.rcv_nxt = seq + len;
+        if sf.pending_reset.is_some() {
+            return;
+        }
         let ck = sf.conn;
         let ssn = sf.rx_ssn(seq);
-        let map = sf.rx_map;
         let Some(c) = self.conns.get_mut(ck) else {
             return;
         };
+        // RFC 8684 §3.7: past the peer's infinite mapping the subflow's
+        // bytes are the data stream 1:1; before it they keep their mappings.
+        if let Some((ssn0, dsn0)) = c.rx_fallback {
+            let off = ssn.wrapping_sub(ssn0) as i32;
+            if off >= 0 {
+                self.deliver_data(ck, dsn0 + off as usize, payload);
+                return;
+            }
+            let head = off.unsigned_abs() as usize;
+            if head < len {
+                let mut tail = payload.share();
+                tail.trim_front(head);
+                payload.trim_back(len - head);
+                self.deliver_mapped(sk, ck, ssn, payload);
+                self.deliver_data(ck, dsn0, tail);
+            } else {
+                self.deliver_mapped(sk, ck, ssn, payload);
+            }
+            return;
+        }
         if c.mode == MptcpMode::Fallback {
             if !c.peer_fin {
                 self.events.push_back(Event::Data {
@@ -1027,12 +1255,23 @@ impl<B: Buf> Stack<B> {
             }
             return;
         }
-        match map {
+        self.deliver_mapped(sk, ck, ssn, payload);
+    }
+
+    /// In-order subflow bytes at relative SSN `ssn` under the receive
+    /// mapping: to the data level, through the checksum when there is one.
+    fn deliver_mapped(&mut self, sk: Key, ck: Key, ssn: u32, mut p: B) {
+        if self.conns[ck].mp_fail_sent.is_some() {
+            // RFC 8684 §3.7: after MP_FAIL, everything past the DATA_ACK is
+            // discarded until the peer's infinite mapping (the peer resends
+            // it plain).
+            return;
+        }
+        match self.subflows[sk].rx_map {
             Some(m) if m.covers(ssn) => {
                 let offset = ssn.wrapping_sub(m.ssn);
                 let avail = (m.len - offset) as usize;
                 let dsn = m.dsn + offset as usize;
-                let mut p = payload;
                 if p.len() > avail {
                     // Bytes beyond the mapping need a mapping of their own;
                     // our peers put one mapping on each segment.
@@ -1040,13 +1279,124 @@ impl<B: Buf> Stack<B> {
                     let extra = p.len() - avail;
                     p.trim_back(extra);
                 }
-                self.deliver_data(ck, dsn, p);
+                if m.checksum.is_some() {
+                    self.receive_checked(sk, ck, m, offset, p);
+                } else {
+                    self.deliver_data(ck, dsn, p);
+                }
             }
-            _ => {
-                // RFC 8684 §3.3.1 / protocol.md §5.6: data without a mapping
-                // cannot be DATA_ACKed; counted and dropped at data level.
-                self.counters.mptcp_dss_no_match_tcp += 1;
+            _ => self.on_unmapped_data(sk, ck, ssn, p),
+        }
+    }
+
+    /// Bytes of a checksummed mapping (RFC 8684 §3.3.1): summed in order
+    /// (a segment may start at an odd offset of the mapping) and held until
+    /// the mapping is complete; then delivered if the checksum verifies,
+    /// never DATA_ACKed or delivered if it does not.
+    fn receive_checked(&mut self, sk: Key, ck: Key, m: RxMapping, offset: u32, mut p: B) {
+        let sf = &mut self.subflows[sk];
+        if sf.rx_checked.as_ref().is_none_or(|a| a.map != m) {
+            if sf.rx_checked.as_ref().is_some_and(|a| a.got < a.map.len) {
+                // A new mapping before the last one was complete.
+                self.counters.mptcp_dss_not_matching += 1;
             }
+            sf.rx_checked = Some(RxChecked {
+                map: m,
+                sum: Sum::ZERO,
+                got: 0,
+                held: Vec::new(),
+            });
+        }
+        let acc = sf.rx_checked.as_mut().expect("set above");
+        if offset > acc.got {
+            // A hole inside the mapping cannot be summed (in-order delivery
+            // never leaves one): the mapping is dropped.
+            self.counters.mptcp_dss_not_matching += 1;
+            sf.rx_checked = None;
+            return;
+        }
+        let dup = (acc.got - offset) as usize;
+        if dup >= p.len() {
+            return;
+        }
+        p.trim_front(dup);
+        let dsn = m.dsn + acc.got as usize;
+        acc.sum = acc.sum.add_bytes_at(p.data(), acc.got as usize);
+        acc.got += p.len() as u32;
+        acc.held.push((dsn, p));
+        if acc.got < m.len {
+            return;
+        }
+        let acc = sf.rx_checked.take().expect("set above");
+        let data_len = (m.len + m.data_fin as u32) as u16;
+        let csum = m.checksum.unwrap_or_default();
+        if dss_checksum_verifies(m.dsn.0, m.ssn, data_len, csum, acc.sum) {
+            sf.valid_csum_seen = true;
+            for (dsn, b) in acc.held {
+                self.deliver_data(ck, dsn, b);
+            }
+        } else {
+            self.on_checksum_failure(sk, ck, m.dsn);
+        }
+    }
+
+    /// A DSS checksum failed for the mapping at `dsn` (RFC 8684 §3.7,
+    /// protocol.md §4). One subflow and nothing out of order at data level:
+    /// MP_FAIL (on our ACKs until the peer answers with an infinite mapping;
+    /// the data is resent plain). Otherwise the subflow is reset with
+    /// MP_FAIL and MP_TCPRST 0x06. The failed data is never DATA_ACKed.
+    fn on_checksum_failure(&mut self, sk: Key, ck: Key, dsn: DataSeq) {
+        let now = self.now;
+        self.counters.mptcp_data_csum_err += 1;
+        let c = &mut self.conns[ck];
+        let contiguous = c.ooo.is_empty() && dsn <= c.rcv_nxt;
+        let sf = &mut self.subflows[sk];
+        sf.rx_checked = None;
+        if c.subflows.len() == 1 && contiguous && c.mp_fail_sent.is_none() && c.is_mptcp() {
+            c.mp_fail_sent = Some(dsn);
+            c.fail_retries = 0;
+            c.fail_at = Some(now + MP_FAIL_WAIT);
+            sf.ack_now = true;
+            self.mark_dirty(ck);
+        } else {
+            self.counters.mptcp_dss_corruption_reset += 1;
+            sf.pending_reset = Some(PendingReset {
+                reason: MpTcpRstReason::MiddleboxInterference,
+                mp_fail: Some(dsn),
+            });
+        }
+    }
+
+    /// In-order bytes no mapping covers (protocol.md §5.6). The peer's
+    /// options are gone (a middlebox strips them, or the peer fell back
+    /// without saying so): with one subflow, nothing out of order at data
+    /// level and no checksum verified yet, both directions fall back — the
+    /// bytes continue the data stream at our DATA_ACK, and we send an
+    /// infinite mapping (RFC 8684 §3.7, checklist 21). Otherwise the subflow
+    /// is reset (MP_TCPRST 0x01), as Linux does.
+    fn on_unmapped_data(&mut self, sk: Key, ck: Key, ssn: u32, p: B) {
+        self.counters.mptcp_dss_no_match_tcp += 1;
+        let c = &mut self.conns[ck];
+        if c.mode != MptcpMode::Established {
+            return;
+        }
+        let sf = &mut self.subflows[sk];
+        let may_fall_back = c.subflows.len() == 1
+            && c.ooo.is_empty()
+            && !(c.checksum && sf.valid_csum_seen)
+            && c.mp_fail_sent.is_none();
+        if may_fall_back {
+            self.counters.mptcp_dss_corruption_fallback += 1;
+            let dsn = c.rcv_nxt;
+            c.rx_fallback = Some((ssn, dsn));
+            self.fall_back_tx(ck, sk, false);
+            self.deliver_data(ck, dsn, p);
+        } else {
+            self.counters.mptcp_dss_corruption_reset += 1;
+            sf.pending_reset = Some(PendingReset {
+                reason: MpTcpRstReason::MptcpError,
+                mp_fail: None,
+            });
         }
     }
 
@@ -1095,7 +1445,7 @@ impl<B: Buf> Stack<B> {
         let Some(c) = self.conns.get_mut(ck) else {
             return;
         };
-        if c.peer_fin || c.mode == MptcpMode::Fallback {
+        if c.peer_fin || c.rx_plain() {
             return;
         }
         if c.peer_fin_dsn == Some(c.rcv_nxt) {
@@ -1124,7 +1474,7 @@ impl<B: Buf> Stack<B> {
             _ => {}
         }
         if let Some(c) = self.conns.get_mut(ck) {
-            if c.mode == MptcpMode::Fallback && !c.peer_fin {
+            if c.rx_plain() && !c.peer_fin {
                 c.peer_fin = true;
                 self.events.push_back(Event::PeerClosed { conn: ck });
             }
@@ -1161,7 +1511,7 @@ impl<B: Buf> Stack<B> {
     /// under plain TCP, the peer's FIN in and all our data acknowledged.
     /// Then what happens to a FIN afterwards (a peer out of TIME_WAIT
     /// answering it with RST) does not change the outcome.
-    fn after_subflow_loss(&mut self, ck: Key, reason: CloseReason) {
+    pub(super) fn after_subflow_loss(&mut self, ck: Key, reason: CloseReason) {
         let Some(c) = self.conns.get(ck) else {
             return;
         };
@@ -1279,6 +1629,41 @@ impl<B: Buf> Stack<B> {
         self.retransmit_front(sk);
     }
 
+    /// Our MP_FAIL got no infinite mapping back in time (RFC 8684 §3.7):
+    /// say it again on an ACK, with backoff; after `MP_FAIL_RETRIES`, reset
+    /// the subflows with MP_FAIL and MP_TCPRST 0x06 (middlebox
+    /// interference). Returns false when the connection is gone.
+    fn on_mp_fail_timeout(&mut self, ck: Key) -> bool {
+        let now = self.now;
+        let c = &mut self.conns[ck];
+        let Some(dsn) = c.mp_fail_sent.filter(|_| c.rx_fallback.is_none()) else {
+            c.fail_at = None;
+            return true;
+        };
+        if c.fail_retries >= MP_FAIL_RETRIES {
+            c.fail_at = None;
+            let sfs = c.subflows.clone();
+            for sk in sfs {
+                self.reset_subflow(
+                    sk,
+                    PendingReset {
+                        reason: MpTcpRstReason::MiddleboxInterference,
+                        mp_fail: Some(dsn),
+                    },
+                );
+            }
+            return self.conns.contains(ck);
+        }
+        c.fail_retries += 1;
+        c.fail_at = Some(now + MP_FAIL_WAIT * (1u32 << c.fail_retries));
+        let sfs = c.subflows.clone();
+        for sk in sfs {
+            self.send_ack(sk);
+        }
+        self.arm_conn_timer(ck);
+        true
+    }
+
     /// A connection's wheel entry fired: DATA_FIN retransmission.
     pub(super) fn on_conn_timer(&mut self, ck: Key) {
         let now = self.now;
@@ -1286,14 +1671,21 @@ impl<B: Buf> Stack<B> {
             return;
         };
         c.timer_armed = None;
+        if c.fail_at.is_some_and(|t| t <= now) && !self.on_mp_fail_timeout(ck) {
+            return;
+        }
+        let Some(c) = self.conns.get_mut(ck) else {
+            return;
+        };
         let Some(at) = c.fin_rtx_at else {
+            self.arm_conn_timer(ck);
             return;
         };
         if at > now {
             self.arm_conn_timer(ck);
             return;
         }
-        if c.fin_acked || c.mode == MptcpMode::Fallback {
+        if c.fin_acked || c.tx_plain() {
             // Acknowledged, or no data level any more (a fallback after the
             // DATA_FIN was sent): plain FINs close the connection.
             c.fin_rtx_at = None;

@@ -3,7 +3,8 @@
 //!
 //! Owns: the core's subflow and connection slabs, the 4-tuple and token
 //! tables, listeners, the TFO cookie validator and client cookie cache, the
-//! timer wheel, counters, application events and frames ready to send.
+//! neighbour table (ARP / IPv6 neighbour discovery), the timer wheel,
+//! counters, application events and frames ready to send.
 //!
 //! Use: feed received frames with [`Stack::receive`], then drain
 //! [`Stack::poll_event`] and act on the events (send, close), call
@@ -15,6 +16,7 @@
 
 mod conn;
 mod input;
+mod neighbor;
 mod output;
 mod subflow;
 mod tfo;
@@ -39,6 +41,7 @@ pub use conn::{CloseReason, MptcpMode};
 pub use subflow::TcpState;
 
 use conn::Conn;
+use neighbor::{Neighbor, Resolving};
 use subflow::Subflow;
 use tfo::CookieCache;
 
@@ -155,7 +158,8 @@ pub struct Interface {
     /// Our IP addresses on it.
     pub addrs: Vec<IpAddr>,
     /// Ethernet address frames go to when no neighbour entry is known (a
-    /// static gateway or the other end of a point-to-point link).
+    /// static gateway or the other end of a point-to-point link). All zero
+    /// means none: peers are then resolved with ARP / neighbour discovery.
     pub default_peer_mac: [u8; 6],
     /// Checksum offloads of the port.
     pub checksum: ChecksumCaps,
@@ -166,6 +170,8 @@ pub struct Interface {
 enum TimerTarget {
     Subflow(Key),
     Conn(Key),
+    /// Address resolution (ARP / neighbour solicitation retries).
+    Resolve,
 }
 
 /// Ephemeral port range (Linux default `ip_local_port_range`).
@@ -177,7 +183,8 @@ pub struct Stack<B: Buf> {
     core: u32,
     cores: u32,
     ifaces: Vec<Interface>,
-    neighbors: HashMap<IpAddr, [u8; 6]>,
+    neighbors: HashMap<IpAddr, Neighbor>,
+    resolving: HashMap<IpAddr, Resolving<B>>,
     subflows: Slab<Subflow<B>>,
     conns: Slab<Conn<B>>,
     tuples: HashMap<FourTuple, Key>,
@@ -222,6 +229,7 @@ impl<B: Buf> Stack<B> {
             cores: cores.max(1),
             ifaces,
             neighbors: HashMap::new(),
+            resolving: HashMap::new(),
             subflows: Slab::with_capacity(1024),
             conns: Slab::with_capacity(1024),
             tuples: HashMap::with_capacity(1024),
@@ -268,9 +276,12 @@ impl<B: Buf> Stack<B> {
         c
     }
 
-    /// Adds a static neighbour (IP -> Ethernet address).
+    /// Adds a static neighbour (IP -> Ethernet address): used as is, never
+    /// changed by what the network says (ARP, neighbour discovery).
     pub fn add_neighbor(&mut self, ip: IpAddr, mac: [u8; 6]) {
-        self.neighbors.insert(ip, mac);
+        self.neighbors.insert(ip, Neighbor { mac, fixed: true });
+        // Frames that were waiting for this address can go now.
+        self.learn_neighbor(ip, mac);
     }
 
     /// Starts accepting connections on `port` (all local addresses).
@@ -622,6 +633,7 @@ impl<B: Buf> Stack<B> {
             match t {
                 TimerTarget::Subflow(k) => self.on_subflow_timer(k),
                 TimerTarget::Conn(k) => self.on_conn_timer(k),
+                TimerTarget::Resolve => self.on_resolve_timer(),
             }
         }
         self.fired = fired;
@@ -648,7 +660,7 @@ impl<B: Buf> Stack<B> {
         let Some(c) = self.conns.get_mut(k) else {
             return;
         };
-        let Some(d) = c.fin_rtx_at else {
+        let Some(d) = [c.fin_rtx_at, c.fail_at].into_iter().flatten().min() else {
             return;
         };
         if c.timer_armed.is_some_and(|a| a <= d) {

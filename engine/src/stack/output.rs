@@ -4,8 +4,10 @@
 //! the payload in the buffer's headroom.
 //!
 //! Owns: the choice of MP_CAPABLE/DSS form per segment (RFC 8684 §3.1,
-//! §3.3, protocol.md §7), the send side of subflows (new data, SYN, SYN/ACK,
-//! ACK, FIN, RST, retransmission) and frame assembly.
+//! §3.3, protocol.md §7) with its DSS checksum, the infinite mapping and
+//! MP_FAIL of a fallback (§3.7), the send side of subflows (new data, SYN,
+//! SYN/ACK, ACK, FIN, RST, retransmission) and frame assembly; a frame
+//! whose next hop is not resolved yet goes to `neighbor.rs` to wait.
 
 use std::net::IpAddr;
 
@@ -22,8 +24,8 @@ use mptfo_proto::wire::{
 };
 use mptfo_proto::SubflowSeq;
 
-use super::conn::{DataChunk, MptcpMode};
-use super::subflow::{Subflow, TcpState, TxData, TxSegment};
+use super::conn::{CloseReason, DataChunk, MptcpMode};
+use super::subflow::{PendingReset, Subflow, TcpState, TxData, TxSegment};
 use super::{Interface, Stack};
 use crate::slab::Key;
 use crate::time::Instant;
@@ -171,14 +173,6 @@ pub(super) fn build_frame<B: Buf>(
 }
 
 impl<B: Buf> Stack<B> {
-    /// Ethernet address to send to for `ip`.
-    fn dst_mac(&self, iface: usize, ip: IpAddr) -> [u8; 6] {
-        self.neighbors
-            .get(&ip)
-            .copied()
-            .unwrap_or(self.ifaces[iface].default_peer_mac)
-    }
-
     /// Builds and queues one segment of subflow `sk`.
     pub(super) fn emit(
         &mut self,
@@ -190,7 +184,9 @@ impl<B: Buf> Stack<B> {
         let sf = self.subflows.get(sk)?;
         let iface = sf.iface;
         let tuple = sf.tuple;
-        let mac = self.dst_mac(iface, tuple.dst_addr);
+        // An unresolved next hop leaves the destination all zero;
+        // `push_tx` then holds the frame until it resolves.
+        let mac = self.next_hop_mac(iface, tuple.dst_addr).unwrap_or([0; 6]);
         let frame = build_frame(
             &mut self.pool,
             &self.ifaces[iface],
@@ -215,23 +211,94 @@ impl<B: Buf> Stack<B> {
     /// Sends a frame built by [`Stack::emit`], keeping a payload view for
     /// retransmission when asked.
     fn push_tx(&mut self, frame: B) {
+        if frame.data().get(..6) == Some(&[0u8; 6][..]) {
+            // No next-hop address yet: ARP / neighbour solicitation first.
+            self.hold_for_resolution(frame);
+            return;
+        }
         self.counters.mptfo_tx_packets += 1;
         self.counters.mptfo_tx_bytes += frame.len() as u64;
         self.tx.push(frame);
     }
 
-    /// The MPTCP options of a non-SYN segment of subflow `sk` carrying
-    /// `data` (payload length `len`), or a pure ACK when `data` is None.
-    fn mptcp_option(
+    /// The mapping of a new segment of subflow `sk` at `seq` carrying `data`
+    /// (`bytes`, `len` of them): DSN, relative SSN, data-level length and,
+    /// when checksums are in use, the DSS checksum (RFC 8684 §3.3.1).
+    fn tx_mapping(
         &self,
         sk: Key,
         seq: SubflowSeq,
-        data: Option<(TxData, u32, &[u8])>,
-    ) -> Option<MptcpOption> {
+        data: TxData,
+        bytes: &[u8],
+    ) -> Option<DssMapping> {
+        let TxData::Mapped { dsn, data_fin, .. } = data else {
+            return None;
+        };
         let sf = self.subflows.get(sk)?;
         let c = self.conns.get(sf.conn)?;
+        let ssn = sf.tx_ssn(seq);
+        let data_len = (bytes.len() + data_fin as usize) as u16;
+        let checksum = c
+            .checksum
+            .then(|| dss_checksum(dsn.0, ssn, data_len, Sum::of(bytes)));
+        Some(DssMapping {
+            dsn: DssDsn::Dsn64(dsn.0),
+            ssn,
+            data_len,
+            checksum,
+        })
+    }
+
+    /// The MPTCP options of a non-SYN segment of subflow `sk` at `seq`:
+    /// `data` is what its payload carries at data level with the mapping
+    /// from [`Stack::tx_mapping`], `None` for a pure ACK or a FIN.
+    fn mptcp_options(
+        &self,
+        sk: Key,
+        seq: SubflowSeq,
+        data: Option<(TxData, Option<DssMapping>)>,
+    ) -> Vec<MptcpOption> {
+        let mut out = Vec::new();
+        let Some(sf) = self.subflows.get(sk) else {
+            return out;
+        };
+        let Some(c) = self.conns.get(sf.conn) else {
+            return out;
+        };
+        let data_ack = || {
+            (c.can_data_ack() && !c.rx_plain()).then(|| {
+                if sf.peer_dsn64 {
+                    DssAck::Ack64(c.rcv_nxt.0)
+                } else {
+                    DssAck::Ack32(c.rcv_nxt.low32())
+                }
+            })
+        };
+        // RFC 8684 §3.7 (protocol.md §5.5): our direction went plain. The
+        // infinite mapping (data-level length 0, checksum 0) goes on every
+        // segment from the switch on until the peer acknowledges a byte past
+        // it; an MP_FAIL we answer rides along.
+        if let Some(fb) = c.tx_fallback {
+            if seq >= fb.seq && sf.snd_una <= fb.seq {
+                out.push(MptcpOption::Dss(Dss {
+                    data_fin: false,
+                    data_ack: data_ack(),
+                    mapping: Some(DssMapping {
+                        dsn: DssDsn::Dsn64(fb.dsn.0),
+                        ssn: fb.ssn,
+                        data_len: 0,
+                        checksum: c.checksum.then_some(0),
+                    }),
+                    ignored_flags: 0,
+                }));
+                if let Some(dsn) = c.mp_fail_echo {
+                    out.push(MptcpOption::MpFail { dsn });
+                }
+                return out;
+            }
+        }
         if c.mode == MptcpMode::Fallback {
-            return None;
+            return out;
         }
         let flags = self.mpc_flags(c.checksum);
         // Client whose MP_CAPABLE third ACK is not confirmed yet: repeat it
@@ -240,71 +307,59 @@ impl<B: Buf> Stack<B> {
             if let Some(remote) = c.remote {
                 match data {
                     None => {
-                        return Some(MptcpOption::MpCapable(MpCapable::ack(
+                        out.push(MptcpOption::MpCapable(MpCapable::ack(
                             flags,
                             c.local.key.0,
                             remote.key.0,
-                        )))
-                    }
-                    Some((
-                        TxData::Mapped {
-                            mpc: true,
-                            dsn,
-                            data_fin: false,
-                        },
-                        len,
-                        bytes,
-                    )) => {
-                        let csum = c
-                            .checksum
-                            .then(|| dss_checksum(dsn.0, 1, len as u16, Sum::of(bytes)));
-                        return Some(MptcpOption::MpCapable(MpCapable::data(
-                            flags,
-                            c.local.key.0,
-                            remote.key.0,
-                            len as u16,
-                            csum,
                         )));
+                        return out;
+                    }
+                    Some((TxData::Mapped { mpc: true, .. }, Some(m))) => {
+                        out.push(MptcpOption::MpCapable(MpCapable::data(
+                            flags,
+                            c.local.key.0,
+                            remote.key.0,
+                            m.data_len,
+                            m.checksum,
+                        )));
+                        return out;
                     }
                     Some(_) => {}
                 }
             }
         }
-        let data_ack = c.can_data_ack().then(|| {
-            if sf.peer_dsn64 {
-                DssAck::Ack64(c.rcv_nxt.0)
-            } else {
-                DssAck::Ack32(c.rcv_nxt.low32())
-            }
-        });
-        let (mapping, data_fin) = match data {
-            Some((TxData::Mapped { dsn, data_fin, .. }, len, bytes)) => {
-                let ssn = sf.tx_ssn(seq);
-                let data_len = (len + data_fin as u32) as u16;
-                let checksum = c
-                    .checksum
-                    .then(|| dss_checksum(dsn.0, ssn, data_len, Sum::of(bytes)));
-                (
-                    Some(DssMapping {
-                        dsn: DssDsn::Dsn64(dsn.0),
-                        ssn,
-                        data_len,
-                        checksum,
-                    }),
-                    data_fin,
-                )
-            }
-            _ => (None, false),
+        let data_ack = data_ack();
+        let mapping = match data {
+            Some((TxData::Mapped { .. }, m)) => m,
+            _ => None,
         };
-        if data_ack.is_none() && mapping.is_none() {
-            return None;
+        let data_fin = matches!(data, Some((TxData::Mapped { data_fin: true, .. }, Some(_))));
+        if data_ack.is_some() || mapping.is_some() {
+            out.push(MptcpOption::Dss(Dss {
+                data_fin,
+                data_ack,
+                mapping,
+                ignored_flags: 0,
+            }));
         }
-        Some(MptcpOption::Dss(Dss {
-            data_fin,
-            data_ack,
-            mapping,
-            ignored_flags: 0,
-        }))
+        // RFC 8684 §3.7: a checksum failed; MP_FAIL with the failed
+        // mapping's DSN until the peer's infinite mapping answers it.
+        if let (Some(dsn), None) = (c.mp_fail_sent, c.rx_fallback) {
+            out.push(MptcpOption::MpFail { dsn: dsn.0 });
+        }
+        out
+    }
+
+    /// Counts the MPTCP signals of a segment about to be sent.
+    fn count_mptcp_tx(&mut self, mp: &[MptcpOption], opts: &OptionBlock) {
+        let dropped = opts.dropped.mptcp as usize;
+        for o in &mp[..mp.len().saturating_sub(dropped)] {
+            match o {
+                MptcpOption::MpFail { .. } => self.counters.mptcp_mp_fail_tx += 1,
+                MptcpOption::MpTcpRst { .. } => self.counters.mptcp_mp_rst_tx += 1,
+                _ => {}
+            }
+        }
     }
 
     fn mpc_flags(&self, checksum: bool) -> MpcFlags {
@@ -341,7 +396,7 @@ impl<B: Buf> Stack<B> {
             return;
         }
         let seq = sf.snd_nxt;
-        let mp = self.mptcp_option(sk, seq, None);
+        let mp_list = self.mptcp_options(sk, seq, None);
         if let Some(c) = self.subflows.get(sk).and_then(|s| self.conns.get(s.conn)) {
             if c.can_data_ack() {
                 let ck = c.key;
@@ -353,13 +408,13 @@ impl<B: Buf> Stack<B> {
         let sf = &self.subflows[sk];
         let ts = timestamps(sf, now);
         let hdr = self.ack_header(sf, seq, TcpFlags::ACK);
-        let mp_list: Vec<MptcpOption> = mp.into_iter().collect();
         let opts = segment_options(&SegmentParams {
             timestamps: ts,
             sack: SackBlocks::default(),
             mptcp: &mp_list,
         });
         if let Some(f) = self.emit(sk, hdr, &opts, Payload::None) {
+            self.count_mptcp_tx(&mp_list, &opts);
             self.push_tx(f);
         }
     }
@@ -463,6 +518,7 @@ impl<B: Buf> Stack<B> {
                 fin: false,
                 payload: keep,
                 data: TxData::Plain,
+                sent_map: None,
                 sent_at: now,
                 retransmits: 0,
             });
@@ -531,6 +587,7 @@ impl<B: Buf> Stack<B> {
                 fin: false,
                 payload: None,
                 data: TxData::Plain,
+                sent_map: None,
                 sent_at: now,
                 retransmits: 0,
             });
@@ -582,7 +639,7 @@ impl<B: Buf> Stack<B> {
                 buf.trim_back(buf.len() - max);
                 c.unsent.push_front(rest);
             }
-            let mapped = c.mode != MptcpMode::Fallback;
+            let mapped = !c.tx_plain();
             let dsn = c.snd_nxt;
             let first_mpc = mapped && c.active && c.mpc_data_pending;
             c.mpc_data_pending = false;
@@ -624,16 +681,17 @@ impl<B: Buf> Stack<B> {
         let sf = &self.subflows[sk];
         let seq = sf.snd_nxt;
         let len = buf.len() as u32;
-        let mp = self.mptcp_option(sk, seq, Some((data, len, buf.data())));
+        let sent_map = self.tx_mapping(sk, seq, data, buf.data());
+        let mp_list = self.mptcp_options(sk, seq, Some((data, sent_map)));
         let sf = &self.subflows[sk];
         let ts = timestamps(sf, now);
         let hdr = self.ack_header(sf, seq, TcpFlags::ACK | TcpFlags::PSH);
-        let mp_list: Vec<MptcpOption> = mp.into_iter().collect();
         let opts = segment_options(&SegmentParams {
             timestamps: ts,
             sack: SackBlocks::default(),
             mptcp: &mp_list,
         });
+        self.count_mptcp_tx(&mp_list, &opts);
         let zero_copy = buf.headroom() >= MAX_HEADERS && buf.data_mut().is_some();
         let view = if zero_copy {
             match self.emit(sk, hdr, &opts, Payload::Own(buf)) {
@@ -660,6 +718,7 @@ impl<B: Buf> Stack<B> {
             fin: false,
             payload: Some(view.share()),
             data,
+            sent_map,
             sent_at: now,
             retransmits: 0,
         });
@@ -683,7 +742,9 @@ impl<B: Buf> Stack<B> {
             return;
         }
         match c.mode {
-            MptcpMode::Fallback => {
+            // Plain TCP (or our direction went plain after an infinite
+            // mapping): the FIN is the end of the stream.
+            _ if c.tx_plain() => {
                 let sfs = c.subflows.clone();
                 for sk in sfs {
                     self.send_fin(sk);
@@ -738,7 +799,7 @@ impl<B: Buf> Stack<B> {
         let Some(c) = self.conns.get(sf.conn) else {
             return false;
         };
-        if c.mode == MptcpMode::Fallback {
+        if c.tx_plain() {
             return false;
         }
         let Some(fin_dsn) = c.fin_dsn else {
@@ -800,6 +861,7 @@ impl<B: Buf> Stack<B> {
             fin: true,
             payload: None,
             data: TxData::Plain,
+            sent_map: None,
             sent_at: now,
             retransmits: 0,
         });
@@ -810,17 +872,17 @@ impl<B: Buf> Stack<B> {
 
     fn emit_fin(&mut self, sk: Key, seq: SubflowSeq) {
         let now = self.now;
-        let mp = self.mptcp_option(sk, seq, None);
+        let mp_list = self.mptcp_options(sk, seq, None);
         let sf = &self.subflows[sk];
         let ts = timestamps(sf, now);
         let hdr = self.ack_header(sf, seq, TcpFlags::ACK | TcpFlags::FIN);
-        let mp_list: Vec<MptcpOption> = mp.into_iter().collect();
         let opts = segment_options(&SegmentParams {
             timestamps: ts,
             sack: SackBlocks::default(),
             mptcp: &mp_list,
         });
         if let Some(f) = self.emit(sk, hdr, &opts, Payload::None) {
+            self.count_mptcp_tx(&mp_list, &opts);
             self.push_tx(f);
         }
         if let Some(sf) = self.subflows.get_mut(sk) {
@@ -841,6 +903,7 @@ impl<B: Buf> Stack<B> {
         seg.retransmits = seg.retransmits.saturating_add(1);
         seg.sent_at = now;
         let (seq, syn, fin, data, len) = (seg.seq, seg.syn, seg.fin, seg.data, seg.len);
+        let sent_map = seg.sent_map;
         self.counters.tcp_retrans_segs += 1;
         if syn {
             if sf.active {
@@ -865,7 +928,8 @@ impl<B: Buf> Stack<B> {
         if matches!(data, TxData::Mapped { .. }) {
             self.counters.mptcp_mptcp_retrans += 1;
         }
-        let mp = self.mptcp_option(sk, seq, Some((data, len, &bytes)));
+        let sent_map = sent_map.or_else(|| self.tx_mapping(sk, seq, data, &bytes));
+        let mp_list = self.mptcp_options(sk, seq, Some((data, sent_map)));
         let sf = &self.subflows[sk];
         let ts = timestamps(sf, now);
         let mut flags = TcpFlags::ACK | TcpFlags::PSH;
@@ -873,13 +937,13 @@ impl<B: Buf> Stack<B> {
             flags |= TcpFlags::FIN;
         }
         let hdr = self.ack_header(sf, seq, flags);
-        let mp_list: Vec<MptcpOption> = mp.into_iter().collect();
         let opts = segment_options(&SegmentParams {
             timestamps: ts,
             sack: SackBlocks::default(),
             mptcp: &mp_list,
         });
         if let Some(f) = self.emit(sk, hdr, &opts, Payload::Copy(&bytes)) {
+            self.count_mptcp_tx(&mp_list, &opts);
             self.push_tx(f);
         }
     }
@@ -912,7 +976,7 @@ impl<B: Buf> Stack<B> {
             sack: SackBlocks::default(),
             mptcp: &mp,
         });
-        let mac = self.dst_mac(iface, tuple.dst_addr);
+        let mac = self.next_hop_mac(iface, tuple.dst_addr).unwrap_or([0; 6]);
         let frame = build_frame(
             &mut self.pool,
             &self.ifaces[iface],
@@ -930,6 +994,46 @@ impl<B: Buf> Stack<B> {
             }
             None => self.counters.mptfo_tx_no_buffer += 1,
         }
+    }
+
+    /// Resets subflow `sk` with MP_TCPRST (RFC 8684 §3.6) and, after a
+    /// checksum failure, MP_FAIL with the failed mapping's DSN (§3.7), and
+    /// drops it; the connection goes with its last subflow.
+    pub(super) fn reset_subflow(&mut self, sk: Key, reset: PendingReset) {
+        let Some(sf) = self.subflows.get(sk) else {
+            return;
+        };
+        let ck = sf.conn;
+        let synchronized = sf.state.is_synchronized();
+        let mut mp = Vec::with_capacity(2);
+        if let Some(dsn) = reset.mp_fail {
+            mp.push(MptcpOption::MpFail { dsn: dsn.0 });
+        }
+        mp.push(MptcpOption::MpTcpRst {
+            flags: 0,
+            reason: reset.reason,
+        });
+        let hdr = SegmentHeader {
+            seq: sf.snd_nxt,
+            ack: Some(sf.rcv_nxt),
+            flags: TcpFlags::RST,
+            window: 0,
+        };
+        let opts = segment_options(&SegmentParams {
+            timestamps: None,
+            sack: SackBlocks::default(),
+            mptcp: &mp,
+        });
+        if let Some(f) = self.emit(sk, hdr, &opts, Payload::None) {
+            self.counters.tcp_out_rsts += 1;
+            self.count_mptcp_tx(&mp, &opts);
+            self.push_tx(f);
+        }
+        if synchronized {
+            self.counters.tcp_estab_resets += 1;
+        }
+        self.remove_subflow(sk);
+        self.after_subflow_loss(ck, CloseReason::Reset);
     }
 
     /// RST + MP_FASTCLOSE on every subflow (RFC 8684 §3.5, option R).

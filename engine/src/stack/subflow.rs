@@ -11,10 +11,10 @@ use std::collections::VecDeque;
 
 use core::time::Duration;
 use mptfo_nic::Buf;
+use mptfo_proto::checksum::Sum;
+use mptfo_proto::options::{DssMapping, FastOpenOption, MpTcpRstReason};
 use mptfo_proto::wire::FourTuple;
 use mptfo_proto::{DataSeq, SubflowSeq};
-
-use mptfo_proto::options::FastOpenOption;
 
 use super::output::SynInfo;
 use crate::config::{CongestionAlgorithm, StackConfig};
@@ -111,6 +111,11 @@ pub struct TxSegment<B> {
     pub payload: Option<B>,
     /// Connection-level meaning of the payload.
     pub data: TxData,
+    /// The mapping it carried when first sent (RFC 8684 §3.3.1: a mapping
+    /// is immutable, so retransmissions repeat it even when the peer
+    /// acknowledged part of the segment and its checksum covers bytes
+    /// already acknowledged).
+    pub sent_map: Option<DssMapping>,
     /// When it was last sent.
     pub sent_at: Instant,
     /// Times it was sent again.
@@ -136,6 +141,8 @@ pub struct RxMapping {
     pub len: u32,
     /// The mapping ends with a DATA_FIN.
     pub data_fin: bool,
+    /// The DSS checksum, when checksums are in use.
+    pub checksum: Option<u16>,
 }
 
 impl RxMapping {
@@ -143,6 +150,31 @@ impl RxMapping {
     pub fn covers(&self, ssn: u32) -> bool {
         ssn.wrapping_sub(self.ssn) < self.len
     }
+}
+
+/// The bytes of a checksummed mapping received so far (RFC 8684 §3.3.1):
+/// held back from the connection until the whole mapping is in and its
+/// checksum verifies.
+#[derive(Debug)]
+pub struct RxChecked<B> {
+    /// The mapping being summed.
+    pub map: RxMapping,
+    /// Sum of the mapped bytes received so far, in order.
+    pub sum: Sum,
+    /// Mapped bytes received so far.
+    pub got: u32,
+    /// Those bytes, by DSN, in order.
+    pub held: Vec<(DataSeq, B)>,
+}
+
+/// A subflow reset decided on the receive path, sent once the segment that
+/// caused it has been processed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PendingReset {
+    /// MP_TCPRST reason.
+    pub reason: MpTcpRstReason,
+    /// MP_FAIL to send with the RST (DSN of a failed mapping).
+    pub mp_fail: Option<DataSeq>,
 }
 
 /// An out-of-order segment held until the hole before it fills.
@@ -251,6 +283,14 @@ pub struct Subflow<B> {
     pub tx_ssn_origin: SubflowSeq,
     /// The receive mapping in force.
     pub rx_map: Option<RxMapping>,
+    /// The checksummed mapping being received, when checksums are in use.
+    pub rx_checked: Option<RxChecked<B>>,
+    /// A mapping with a checksum verified on this subflow (Linux
+    /// `valid_csum_seen`): from then on unmapped data is no reason to fall
+    /// back.
+    pub valid_csum_seen: bool,
+    /// A reset the receive path asked for.
+    pub pending_reset: Option<PendingReset>,
     /// Payload bytes the SYN carried (client) or that were accepted from the
     /// SYN (listener).
     pub syn_data_len: u32,
@@ -322,6 +362,9 @@ impl<B: Buf> Subflow<B> {
             rx_ssn_origin: SubflowSeq(0),
             tx_ssn_origin: iss,
             rx_map: None,
+            rx_checked: None,
+            valid_csum_seen: false,
+            pending_reset: None,
             syn_data_len: 0,
             syn_had_tfo: false,
             peer_dsn64: false,

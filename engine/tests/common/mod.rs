@@ -790,6 +790,9 @@ pub struct Solo {
     pub now: u64,
     /// Every segment the stack sent, in order.
     pub sent: Vec<Pkt>,
+    /// Every frame the stack sent (TCP or not: ARP, neighbour discovery),
+    /// as bytes, in order.
+    pub frames: Vec<Vec<u8>>,
     /// Every event the stack produced, in order.
     pub events: Vec<Event<MemBuf>>,
     /// The address the stack uses.
@@ -799,20 +802,31 @@ pub struct Solo {
 impl Solo {
     /// A stack at `addr` (checksums verified in software).
     pub fn new(cfg: StackConfig, addr: Ipv4Addr, seed: u64) -> Solo {
-        let now = 1_000 * MS;
-        let stack = Stack::new(
+        Solo::with_iface(
             cfg,
-            vec![iface(
+            iface(
                 addr,
                 [0x02, 0, 0, 0, 0, 0x01],
                 [0x02, 0, 0, 0, 0, 0x02],
                 ChecksumCaps::SOFTWARE,
-            )],
-            0,
-            1,
+            ),
             seed,
-            Instant(now),
-        );
+        )
+    }
+
+    /// A stack with one interface as given (its first IPv4 address, if any,
+    /// is `addr`).
+    pub fn with_iface(cfg: StackConfig, ifc: Interface, seed: u64) -> Solo {
+        let now = 1_000 * MS;
+        let addr = ifc
+            .addrs
+            .iter()
+            .find_map(|a| match a {
+                IpAddr::V4(v4) => Some(*v4),
+                IpAddr::V6(_) => None,
+            })
+            .unwrap_or(Ipv4Addr::UNSPECIFIED);
+        let stack = Stack::new(cfg, vec![ifc], 0, 1, seed, Instant(now));
         let mut s = Solo {
             stack,
             pool: MemPool::new(
@@ -822,6 +836,7 @@ impl Solo {
             ),
             now,
             sent: Vec::new(),
+            frames: Vec::new(),
             events: Vec::new(),
             addr,
         };
@@ -843,6 +858,7 @@ impl Solo {
         self.stack.take_tx(&mut tx);
         let start = self.sent.len();
         for (i, b) in tx.iter().enumerate() {
+            self.frames.push(b.data().to_vec());
             if let Some(p) = Pkt::decode(self.now, Side::Client, start + i, false, b.data()) {
                 self.sent.push(p);
             }
