@@ -22,6 +22,18 @@ mod subflow;
 mod tfo;
 
 use std::collections::{HashMap, VecDeque};
+
+/// The stack's hash tables: ahash, keyed per stack (4-tuples and tokens
+/// come from the network, so the hash must not be predictable), several
+/// times cheaper than std's SipHash on these short keys.
+type Table<K, V> = HashMap<K, V, ahash::RandomState>;
+
+fn table<K, V>(seed: u64, capacity: usize) -> Table<K, V> {
+    HashMap::with_capacity_and_hasher(
+        capacity,
+        ahash::RandomState::with_seeds(seed, seed.rotate_left(17), seed.rotate_left(31), seed ^ 0x5851_f42d_4c95_7f2d),
+    )
+}
 use std::net::{IpAddr, SocketAddr};
 
 use mptfo_nic::Buf;
@@ -183,13 +195,13 @@ pub struct Stack<B: Buf> {
     core: u32,
     cores: u32,
     ifaces: Vec<Interface>,
-    neighbors: HashMap<IpAddr, Neighbor>,
-    resolving: HashMap<IpAddr, Resolving<B>>,
+    neighbors: Table<IpAddr, Neighbor>,
+    resolving: Table<IpAddr, Resolving<B>>,
     subflows: Slab<Subflow<B>>,
     conns: Slab<Conn<B>>,
-    tuples: HashMap<FourTuple, Key>,
-    tokens: HashMap<u32, Key>,
-    listeners: HashMap<u16, ()>,
+    tuples: Table<FourTuple, Key>,
+    tokens: Table<u32, Key>,
+    listeners: Table<u16, ()>,
     timers: TimerWheel<TimerTarget>,
     fired: Vec<TimerTarget>,
     cookies: CookieValidator,
@@ -228,13 +240,13 @@ impl<B: Buf> Stack<B> {
             core,
             cores: cores.max(1),
             ifaces,
-            neighbors: HashMap::new(),
-            resolving: HashMap::new(),
+            neighbors: table(seed ^ 1, 64),
+            resolving: table(seed ^ 2, 16),
             subflows: Slab::with_capacity(1024),
             conns: Slab::with_capacity(1024),
-            tuples: HashMap::with_capacity(1024),
-            tokens: HashMap::with_capacity(1024),
-            listeners: HashMap::new(),
+            tuples: table(seed ^ 3, 1024),
+            tokens: table(seed ^ 4, 1024),
+            listeners: table(seed ^ 5, 8),
             timers: TimerWheel::new(now, core::time::Duration::from_millis(1), 4096),
             fired: Vec::new(),
             cookies,
