@@ -31,7 +31,12 @@ type Table<K, V> = HashMap<K, V, ahash::RandomState>;
 fn table<K, V>(seed: u64, capacity: usize) -> Table<K, V> {
     HashMap::with_capacity_and_hasher(
         capacity,
-        ahash::RandomState::with_seeds(seed, seed.rotate_left(17), seed.rotate_left(31), seed ^ 0x5851_f42d_4c95_7f2d),
+        ahash::RandomState::with_seeds(
+            seed,
+            seed.rotate_left(17),
+            seed.rotate_left(31),
+            seed ^ 0x5851_f42d_4c95_7f2d,
+        ),
     )
 }
 use std::net::{IpAddr, SocketAddr};
