@@ -2,17 +2,24 @@
 //!
 //! - `mptfo bench`: server and load generator in one process on the
 //!   in-memory link, in virtual time (no DPDK, no root).
+//! - `mptfo serve` / `mptfo loadgen`: the server and the load generator on
+//!   a DPDK port, in real time (module `live`).
+//! - `mptfo kernel-client` / `mptfo kernel-server`: the same roles on the
+//!   Linux kernel's own MPTCP + TFO stack (the interop tests' peers).
 //! - `mptfo tfo-cookie`: the TFO cookie a Linux server would issue.
 //! - `mptfo mptcp-key`: token and IDSN of an MPTCP key.
 
 #![forbid(unsafe_code)]
 
-use std::net::IpAddr;
+mod live;
+
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
+use mptfo_bench::kernel::{client as kclient, server as kserver};
 use mptfo_bench::{BenchConfig, ReplyTiming};
 use mptfo_proto::crypto::MptcpKey;
 use mptfo_proto::tfo::{cookie_for, TfoKey};
@@ -35,6 +42,25 @@ enum Command {
     /// MPTCP outcomes, and the engine's transaction rate per core (client
     /// and server stacks both on the one thread that runs them).
     Bench(BenchArgs),
+    /// The benchmark server on a DPDK port, in real time: accepts MPTCP
+    /// (and plain TCP) connections with TCP Fast Open and answers them
+    /// (echo or rpc). Prints a line starting with `listening` when ready,
+    /// runs until SIGINT/SIGTERM or --duration, then prints its counters
+    /// (nstat names).
+    Serve(live::ServeArgs),
+    /// The closed-loop load generator on a DPDK port, in real time, against
+    /// any server (Linux or `mptfo serve`): the same report as `mptfo
+    /// bench`, in wall-clock time.
+    Loadgen(live::LoadgenArgs),
+    /// A client on the Linux kernel's MPTCP stack: connections opened with
+    /// sendto(MSG_FASTOPEN), TCP_FASTOPEN_CONNECT or a plain connect, each
+    /// doing request/reply exchanges; one `key=value` line per connection.
+    /// Exits non-zero when a connection failed or a reply was wrong.
+    KernelClient(KernelClientArgs),
+    /// A TCP Fast Open listener on the Linux kernel's MPTCP stack that
+    /// answers requests (echo or rpc), optionally holding each answer until
+    /// MPTCP_INFO shows the client's key (Linux's passive-TFO reply stall).
+    KernelServer(KernelServerArgs),
     /// The 8-byte TFO cookie a Linux server with this key issues to a client
     /// (SipHash-2-4 over client and server address).
     TfoCookie {
@@ -59,19 +85,19 @@ enum Command {
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
-enum OnOff {
+pub(crate) enum OnOff {
     On,
     Off,
 }
 
 impl OnOff {
-    fn on(self) -> bool {
+    pub(crate) fn on(self) -> bool {
         self == OnOff::On
     }
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
-enum Reply {
+pub(crate) enum Reply {
     /// The reply leaves right after the SYN/ACK (one RTT).
     Early,
     /// The reply waits for the client's MPTCP key (two RTTs).
@@ -79,7 +105,7 @@ enum Reply {
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
-enum Mode {
+pub(crate) enum Mode {
     /// Each request of --request-bytes gets --response-bytes back.
     Rpc,
     /// The server echoes the request.
@@ -139,8 +165,101 @@ struct BenchArgs {
     json: Option<PathBuf>,
 }
 
+impl Reply {
+    pub(crate) fn timing(self) -> ReplyTiming {
+        match self {
+            Reply::Early => ReplyTiming::Early,
+            Reply::Hold => ReplyTiming::Hold,
+        }
+    }
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+enum OpenMode {
+    /// sendto(MSG_FASTOPEN): connect and send at once.
+    Sendto,
+    /// setsockopt(TCP_FASTOPEN_CONNECT) + connect + write.
+    Connect,
+    /// connect + write (no TFO).
+    Plain,
+}
+
+#[derive(clap::Args, Debug)]
+struct KernelClientArgs {
+    /// The server, ADDR:PORT.
+    #[arg(long)]
+    target: SocketAddr,
+    /// How connections open; give it several times (or comma-separated)
+    /// for different modes per connection, the last one repeating.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "sendto")]
+    mode: Vec<OpenMode>,
+    /// Plain TCP socket instead of IPPROTO_MPTCP.
+    #[arg(long)]
+    tcp: bool,
+    /// Connections, one after the other.
+    #[arg(long, default_value_t = 1)]
+    connections: usize,
+    /// Request/reply exchanges per connection.
+    #[arg(long, default_value_t = 2)]
+    exchanges: usize,
+    /// Bytes per request.
+    #[arg(long, default_value_t = 32)]
+    request_bytes: usize,
+    /// Bytes per reply; without it the server is expected to echo (and
+    /// replies are checked against the requests).
+    #[arg(long)]
+    response_bytes: Option<usize>,
+    /// Pause between connections.
+    #[arg(long, value_parser = parse_duration, default_value = "20ms")]
+    gap: Duration,
+    /// Limit of each read and write.
+    #[arg(long, value_parser = parse_duration, default_value = "2s")]
+    io_timeout: Duration,
+    /// Limit of the whole run.
+    #[arg(long, value_parser = parse_duration, default_value = "20s")]
+    time_limit: Duration,
+    /// Source address.
+    #[arg(long)]
+    bind: Option<IpAddr>,
+}
+
+#[derive(clap::Args, Debug)]
+struct KernelServerArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "0.0.0.0:8080")]
+    listen: SocketAddr,
+    /// Plain TCP listener instead of IPPROTO_MPTCP.
+    #[arg(long)]
+    tcp: bool,
+    /// TCP_FASTOPEN queue length (0: TFO off on the listener).
+    #[arg(long, default_value_t = 64)]
+    tfo_qlen: i32,
+    /// Exit after this many connections (once they are closed).
+    #[arg(long)]
+    connections: Option<u64>,
+    /// Hard time limit.
+    #[arg(long, value_parser = parse_duration, default_value = "30s")]
+    duration: Duration,
+    /// What to do with a request.
+    #[arg(long, value_enum, default_value_t = Mode::Echo)]
+    mode: Mode,
+    /// Bytes per request (rpc).
+    #[arg(long, default_value_t = 64)]
+    request_bytes: usize,
+    /// Bytes per answer (rpc).
+    #[arg(long, default_value_t = 64)]
+    response_bytes: usize,
+    /// Hold answers until MPTCP_INFO shows the client's key (works around
+    /// the Linux passive-TFO reply stall).
+    #[arg(long, value_enum, default_value_t = OnOff::On)]
+    wait_key: OnOff,
+    /// A line per connection event.
+    #[arg(long, short)]
+    verbose: bool,
+}
+
 /// Parses `10ms`, `2s`, `1.5s`, `250us`, `100ns`, `1m`, or `0`.
-fn parse_duration(s: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let split = s
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
@@ -181,10 +300,7 @@ fn bench(args: BenchArgs) -> Result<()> {
         tfo: args.tfo.on(),
         mptcp: args.mptcp.on(),
         rtt: args.rtt,
-        reply: match args.reply {
-            Reply::Early => ReplyTiming::Early,
-            Reply::Hold => ReplyTiming::Hold,
-        },
+        reply: args.reply.timing(),
         seed: args.seed,
         time_wait: args.time_wait,
         loss: args.loss,
@@ -206,7 +322,7 @@ fn bench(args: BenchArgs) -> Result<()> {
 }
 
 /// A TFO key from 32 hex digits or Linux's dashed sysctl words.
-fn parse_tfo_key(s: &str) -> Result<TfoKey> {
+pub(crate) fn parse_tfo_key(s: &str) -> Result<TfoKey> {
     let s = s.trim();
     if s.contains('-') {
         return TfoKey::parse_linux(s)
@@ -242,6 +358,83 @@ fn tfo_cookie(key: &str, client: IpAddr, server: IpAddr) -> Result<()> {
     Ok(())
 }
 
+fn kernel_client(a: KernelClientArgs) -> Result<()> {
+    let cfg = kclient::ClientConfig {
+        target: a.target,
+        modes: a
+            .mode
+            .iter()
+            .map(|m| match m {
+                OpenMode::Sendto => kclient::OpenMode::SendTo,
+                OpenMode::Connect => kclient::OpenMode::Connect,
+                OpenMode::Plain => kclient::OpenMode::Plain,
+            })
+            .collect(),
+        mptcp: !a.tcp,
+        connections: a.connections,
+        exchanges: a.exchanges,
+        request_bytes: a.request_bytes,
+        response_bytes: a.response_bytes,
+        gap: a.gap,
+        io_timeout: a.io_timeout,
+        deadline: a.time_limit,
+        bind: a.bind,
+    };
+    let reports = kclient::run(&cfg, &mut std::io::stdout().lock())?;
+    let ok = reports.iter().filter(|r| r.ok()).count();
+    println!(
+        "kernel-client: {ok}/{} connections ok ({} asked for)",
+        reports.len(),
+        a.connections
+    );
+    if ok != a.connections {
+        bail!(
+            "{} of {} connections failed",
+            a.connections - ok,
+            a.connections
+        );
+    }
+    Ok(())
+}
+
+fn kernel_server(a: KernelServerArgs) -> Result<()> {
+    let cfg = kserver::ServerConfig {
+        listen: a.listen,
+        mptcp: !a.tcp,
+        tfo_qlen: a.tfo_qlen,
+        connections: a.connections,
+        duration: a.duration,
+        answer: match a.mode {
+            Mode::Echo => kserver::Answer::Echo,
+            Mode::Rpc => kserver::Answer::Rpc {
+                request_bytes: a.request_bytes,
+                response_bytes: a.response_bytes,
+            },
+        },
+        wait_key: a.wait_key.on(),
+        verbose: a.verbose,
+    };
+    let stop = mptfo_bench::sys::stop_on_signals().context("installing signal handlers")?;
+    let l = kserver::listener(&cfg).with_context(|| {
+        format!(
+            "listening on {} ({})",
+            a.listen,
+            if a.tcp { "TCP" } else { "MPTCP" }
+        )
+    })?;
+    println!(
+        "listening on {} proto={} tfo_qlen={} mode={:?} wait_key={}",
+        a.listen,
+        if a.tcp { "TCP" } else { "MPTCP" },
+        a.tfo_qlen,
+        a.mode,
+        if a.wait_key.on() { "on" } else { "off" }
+    );
+    let st = kserver::run(&cfg, &l, stop, &mut std::io::stdout().lock())?;
+    println!("kernel-server: {st}");
+    Ok(())
+}
+
 fn parse_mptcp_key(s: &str) -> Result<u64> {
     let s = s.trim();
     let parsed = if let Some(h) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
@@ -270,6 +463,10 @@ fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Bench(args) => bench(args),
+        Command::Serve(args) => live::serve(args),
+        Command::Loadgen(args) => live::loadgen(args),
+        Command::KernelClient(args) => kernel_client(args),
+        Command::KernelServer(args) => kernel_server(args),
         Command::TfoCookie {
             key,
             client,

@@ -9,21 +9,30 @@
 //! - [`mem`]: both on the in-memory link in one process, in virtual time,
 //!   with the wall-clock cost of running both stacks measured.
 //! - [`report`]: the figures as text and JSON.
+//! - [`live`]: one worker in real time on a real port (DPDK): the loops of
+//!   `mptfo serve` and `mptfo loadgen`.
+//! - [`kernel`]: client and TFO listener on the Linux kernel's own MPTCP
+//!   stack, the peers of the interop tests.
+//! - [`sys`]: the system calls those need beyond `std` (the only `unsafe`
+//!   of this crate).
 //!
 //! The applications implement the engine's [`App`](mptfo_engine::worker::App)
 //! trait for any port type, so the same code runs over DPDK ports.
 
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod kernel;
+pub mod live;
 pub mod loadgen;
 pub mod mem;
 pub mod report;
 pub mod serve;
+pub mod sys;
 pub mod table;
 
 pub use loadgen::{LoadgenApp, LoadgenConfig, LoadgenStats};
 pub use mem::{run, BenchConfig, Outcome};
 pub use mptfo_engine::config::ReplyTiming;
-pub use report::Report;
+pub use report::{Report, ReportInput};
 pub use serve::{ServeApp, ServeMode, ServeStats};

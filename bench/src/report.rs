@@ -9,7 +9,9 @@ use mptfo_engine::stack::CloseReason;
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
+use crate::loadgen::LoadgenApp;
 use crate::mem::Outcome;
+use crate::serve::ServeApp;
 
 /// Summary of one latency histogram, in microseconds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
@@ -85,10 +87,16 @@ pub struct ReportConfig {
     pub loss: f64,
 }
 
-/// Transactions per second, two ways.
+/// Transactions per second, several ways.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Rates {
-    /// Virtual seconds from the first SYN to the last reply byte.
+    /// Seconds from the first SYN to the last reply byte, on the run's
+    /// clock (`Report::clock`: virtual or wall).
+    pub load_seconds: f64,
+    /// Completed transactions per `load_seconds`.
+    pub per_load_second: f64,
+    /// Virtual seconds from the first SYN to the last reply byte (0 in a
+    /// live, wall-clock run).
     pub virtual_seconds: f64,
     /// Completed transactions per virtual second (what the load would see
     /// on a link with this RTT; not meaningful at RTT 0, where virtual
@@ -122,6 +130,11 @@ pub struct TfoFigures {
     pub client_active_fail: u64,
     /// Cookie requests answered (server TcpExtTCPFastOpenCookieReqd).
     pub cookie_requests: u64,
+    /// The server-side figures (`accepted`, `rejected`, `cookie_requests`)
+    /// are the server's own counters; false in a live run against another
+    /// server, where `accepted` and `rejected` are the client's view (SYN
+    /// data acknowledged or not) and `cookie_requests` is unknown (0).
+    pub server_counted: bool,
 }
 
 /// MPTCP fallbacks to plain TCP.
@@ -216,8 +229,11 @@ pub struct RunInfo {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Report {
     /// What ran: "mem link, virtual time, client and server in one process
-    /// on one core".
-    pub setup: &'static str,
+    /// on one core", or the live run's device and target.
+    pub setup: String,
+    /// The clock latencies and `rate.load_seconds` are measured on:
+    /// "virtual" (mem link) or "wall" (live run on a real port).
+    pub clock: &'static str,
     /// Settings.
     pub config: ReportConfig,
     /// Transactions completed (whole reply received).
@@ -268,39 +284,55 @@ fn secs(d: core::time::Duration) -> f64 {
     d.as_secs_f64()
 }
 
+/// Everything a report is made from: a mem-link run ([`Report::new`]) or
+/// a live run on a real port (`crate::live`).
+pub struct ReportInput<'a> {
+    /// What ran.
+    pub setup: String,
+    /// Latencies and rates in wall-clock time (a live run), not virtual.
+    pub real_time: bool,
+    /// Settings, as reported.
+    pub config: ReportConfig,
+    /// The load generator.
+    pub loadgen: &'a LoadgenApp,
+    /// The server application, when it ran in this process.
+    pub server: Option<&'a ServeApp>,
+    /// The client stack's counters.
+    pub client_counters: &'a Counters,
+    /// The server stack's counters, when the server is ours.
+    pub server_counters: Option<&'a Counters>,
+    /// Nanoseconds from the first SYN to the last reply, on the run's clock.
+    pub load_ns: u64,
+    /// Wall-clock nanoseconds of the run.
+    pub wall_ns: u64,
+    /// CPU nanoseconds of the thread that ran the stacks.
+    pub cpu_ns: u64,
+    /// Worker polls.
+    pub polls: u64,
+    /// Frames received.
+    pub frames: u64,
+    /// The drain limit ended the run.
+    pub drain_timed_out: bool,
+    /// The wall-clock (or duration) limit ended the run.
+    pub wall_timed_out: bool,
+    /// Nothing could happen any more.
+    pub stuck: bool,
+    /// Clock nudges of a virtual-time driver.
+    pub clock_nudges: u64,
+    /// Connections still open at the end: client, server.
+    pub open_at_end: (usize, usize),
+    /// The first of them, with their state.
+    pub stragglers: Vec<String>,
+}
+
 impl Report {
-    /// The report of a finished run.
+    /// The report of a finished mem-link run.
     pub fn new(o: &Outcome) -> Report {
         let cfg = &o.config;
-        let lg = &o.loadgen.stats;
-        let cc = &o.client_counters;
-        let sc = &o.server_counters;
-        let virtual_seconds = o.driver.load_ns as f64 / 1e9;
-        let wall_seconds = o.driver.wall_ns as f64 / 1e9;
-        let cpu_seconds = o.driver.cpu_ns as f64 / 1e9;
-        let rate = |n: u64, s: f64| if s > 0.0 { n as f64 / s } else { 0.0 };
-        let mut reasons: Vec<(String, u64)> = Vec::new();
-        for (who, list) in [
-            ("client", &o.loadgen.error_reasons),
-            ("server", &o.server.error_reasons),
-        ] {
-            for &(r, n) in list {
-                reasons.push((format!("{who} {}", reason_name(r)), n));
-            }
-        }
-        if lg.incomplete > 0 {
-            reasons.push(("client closed before the whole reply".into(), lg.incomplete));
-        }
-        let unfinished = o.loadgen.in_flight() as u64;
-        let fallbacks = Fallbacks {
-            synack: cc.mptcp_mp_capable_fallback_synack + sc.mptcp_mp_capable_fallback_synack,
-            ack: cc.mptcp_mp_capable_fallback_ack + sc.mptcp_mp_capable_fallback_ack,
-            data: cc.mptcp_mp_capable_data_fallback + sc.mptcp_mp_capable_data_fallback,
-            total: 0,
-            mptcp_transactions: lg.completed_mptcp,
-        };
-        Report {
-            setup: "mem link, virtual time; client and server stacks in one process on one core",
+        Report::from_input(ReportInput {
+            setup: "mem link, virtual time; client and server stacks in one process on one core"
+                .into(),
+            real_time: false,
             config: ReportConfig {
                 duration_s: cfg.duration.map(secs),
                 transactions_limit: cfg.transactions,
@@ -319,9 +351,86 @@ impl Report {
                 time_wait_s: secs(cfg.time_wait),
                 loss: cfg.loss,
             },
+            loadgen: &o.loadgen,
+            server: Some(&o.server),
+            client_counters: &o.client_counters,
+            server_counters: Some(&o.server_counters),
+            load_ns: o.driver.load_ns,
+            wall_ns: o.driver.wall_ns,
+            cpu_ns: o.driver.cpu_ns,
+            polls: o.driver.polls,
+            frames: o.driver.frames,
+            drain_timed_out: o.driver.drain_timed_out,
+            wall_timed_out: o.driver.wall_timed_out,
+            stuck: o.driver.stuck,
+            clock_nudges: o.driver.nudges,
+            open_at_end: o.open_at_end,
+            stragglers: o.stragglers.clone(),
+        })
+    }
+
+    /// The report of any run.
+    pub fn from_input(i: ReportInput<'_>) -> Report {
+        let lg = &i.loadgen.stats;
+        let cc = i.client_counters;
+        let empty = Counters::default();
+        let sc = i.server_counters.unwrap_or(&empty);
+        let load_seconds = i.load_ns as f64 / 1e9;
+        let virtual_seconds = if i.real_time { 0.0 } else { load_seconds };
+        let wall_seconds = i.wall_ns as f64 / 1e9;
+        let cpu_seconds = i.cpu_ns as f64 / 1e9;
+        let rate = |n: u64, s: f64| if s > 0.0 { n as f64 / s } else { 0.0 };
+        let mut reasons: Vec<(String, u64)> = Vec::new();
+        for &(r, n) in &i.loadgen.error_reasons {
+            reasons.push((format!("client {}", reason_name(r)), n));
+        }
+        if let Some(s) = i.server {
+            for &(r, n) in &s.error_reasons {
+                reasons.push((format!("server {}", reason_name(r)), n));
+            }
+        }
+        if lg.incomplete > 0 {
+            reasons.push(("client closed before the whole reply".into(), lg.incomplete));
+        }
+        let server_errors = i.server.map_or(0, |s| s.stats.errors);
+        let unfinished = i.loadgen.in_flight() as u64;
+        let unclosed = (i.open_at_end.0 + i.open_at_end.1) as u64;
+        let fallbacks = Fallbacks {
+            synack: cc.mptcp_mp_capable_fallback_synack + sc.mptcp_mp_capable_fallback_synack,
+            ack: cc.mptcp_mp_capable_fallback_ack + sc.mptcp_mp_capable_fallback_ack,
+            data: cc.mptcp_mp_capable_data_fallback + sc.mptcp_mp_capable_data_fallback,
+            total: 0,
+            mptcp_transactions: lg.completed_mptcp,
+        };
+        let tfo = match i.server_counters {
+            Some(sc) => TfoFigures {
+                accepted: sc.tcp_ext_tcp_fast_open_passive,
+                rejected: sc.tcp_ext_tcp_fast_open_passive_fail,
+                client_active: cc.tcp_ext_tcp_fast_open_active,
+                client_active_fail: cc.tcp_ext_tcp_fast_open_active_fail,
+                cookie_requests: sc.tcp_ext_tcp_fast_open_cookie_reqd,
+                server_counted: true,
+            },
+            None => TfoFigures {
+                accepted: cc
+                    .tcp_ext_tcp_fast_open_active
+                    .saturating_sub(cc.tcp_ext_tcp_fast_open_active_fail),
+                rejected: cc.tcp_ext_tcp_fast_open_active_fail,
+                client_active: cc.tcp_ext_tcp_fast_open_active,
+                client_active_fail: cc.tcp_ext_tcp_fast_open_active_fail,
+                cookie_requests: 0,
+                server_counted: false,
+            },
+        };
+        Report {
+            setup: i.setup,
+            clock: if i.real_time { "wall" } else { "virtual" },
+            config: i.config,
             transactions: lg.completed,
             started: lg.started,
             rate: Rates {
+                load_seconds,
+                per_load_second: rate(lg.completed, load_seconds),
                 virtual_seconds,
                 per_virtual_second: rate(lg.completed, virtual_seconds),
                 wall_seconds,
@@ -329,13 +438,7 @@ impl Report {
                 cpu_seconds,
                 per_cpu_second_one_core_both_ends: rate(lg.completed, cpu_seconds),
             },
-            tfo: TfoFigures {
-                accepted: sc.tcp_ext_tcp_fast_open_passive,
-                rejected: sc.tcp_ext_tcp_fast_open_passive_fail,
-                client_active: cc.tcp_ext_tcp_fast_open_active,
-                client_active_fail: cc.tcp_ext_tcp_fast_open_active_fail,
-                cookie_requests: sc.tcp_ext_tcp_fast_open_cookie_reqd,
-            },
+            tfo,
             fallbacks: Fallbacks {
                 total: fallbacks.synack + fallbacks.ack + fallbacks.data,
                 ..fallbacks
@@ -349,34 +452,31 @@ impl Report {
             },
             errors: Errors {
                 client: lg.errors,
-                server: o.server.stats.errors,
+                server: server_errors,
                 incomplete: lg.incomplete,
                 overlong: lg.overlong,
                 unfinished,
-                unclosed: (o.open_at_end.0 + o.open_at_end.1) as u64,
+                unclosed,
                 reasons,
-                total: lg.errors
-                    + o.server.stats.errors
-                    + lg.overlong
-                    + (o.open_at_end.0 + o.open_at_end.1) as u64,
+                total: lg.errors + server_errors + lg.overlong + unclosed,
             },
             latency: Latencies {
-                syn_to_last_byte: Latency::of(&o.loadgen.total),
-                syn_to_first_byte: Latency::of(&o.loadgen.first_byte),
+                syn_to_last_byte: Latency::of(&i.loadgen.total),
+                syn_to_first_byte: Latency::of(&i.loadgen.first_byte),
             },
             run: RunInfo {
-                frames: o.driver.frames,
-                polls: o.driver.polls,
+                frames: i.frames,
+                polls: i.polls,
                 port_exhausted: lg.port_exhausted,
-                drain_timed_out: o.driver.drain_timed_out,
-                wall_timed_out: o.driver.wall_timed_out,
-                stuck: o.driver.stuck,
-                clock_nudges: o.driver.nudges,
-                open_at_end: o.open_at_end,
-                stragglers: o.stragglers.clone(),
+                drain_timed_out: i.drain_timed_out,
+                wall_timed_out: i.wall_timed_out,
+                stuck: i.stuck,
+                clock_nudges: i.clock_nudges,
+                open_at_end: i.open_at_end,
+                stragglers: i.stragglers,
             },
             client_counters: nonzero(cc),
-            server_counters: nonzero(sc),
+            server_counters: i.server_counters.map(nonzero).unwrap_or_default(),
         }
     }
 
@@ -412,27 +512,46 @@ fn latency_line(f: &mut fmt::Formatter<'_>, name: &str, l: &Latency) -> fmt::Res
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let c = &self.config;
+        let live = self.clock == "wall";
         let onoff = |b: bool| if b { "on" } else { "off" };
-        writeln!(f, "mptfo bench: {}", self.setup)?;
+        if live {
+            writeln!(f, "mptfo loadgen: {}", self.setup)?;
+        } else {
+            writeln!(f, "mptfo bench: {}", self.setup)?;
+        }
+        let clock = if live { "wall-clock" } else { "virtual" };
         let bound = match (c.duration_s, c.transactions_limit) {
-            (Some(d), Some(n)) => format!("{d} s virtual or {n} transactions"),
-            (Some(d), None) => format!("{d} s virtual"),
+            (Some(d), Some(n)) => format!("{d} s {clock} or {n} transactions"),
+            (Some(d), None) => format!("{d} s {clock}"),
             (None, Some(n)) => format!("{n} transactions"),
             (None, None) => "unbounded".into(),
         };
-        writeln!(
-            f,
-            "  config: {bound}, concurrency {}, {} {} B -> {} B, TFO {}, MPTCP {}, RTT {} ms, reply {}, seed {}",
-            c.concurrency,
-            c.mode,
-            c.request_bytes,
-            c.response_bytes,
-            onoff(c.tfo),
-            onoff(c.mptcp),
-            c.rtt_ms,
-            c.reply,
-            c.seed
-        )?;
+        if live {
+            writeln!(
+                f,
+                "  config: {bound}, concurrency {}, {} {} B -> {} B, TFO {}, MPTCP {}",
+                c.concurrency,
+                c.mode,
+                c.request_bytes,
+                c.response_bytes,
+                onoff(c.tfo),
+                onoff(c.mptcp),
+            )?;
+        } else {
+            writeln!(
+                f,
+                "  config: {bound}, concurrency {}, {} {} B -> {} B, TFO {}, MPTCP {}, RTT {} ms, reply {}, seed {}",
+                c.concurrency,
+                c.mode,
+                c.request_bytes,
+                c.response_bytes,
+                onoff(c.tfo),
+                onoff(c.mptcp),
+                c.rtt_ms,
+                c.reply,
+                c.seed
+            )?;
+        }
         if c.loss > 0.0 {
             writeln!(f, "  link loss {:.3} % each direction", c.loss * 100.0)?;
         }
@@ -442,33 +561,54 @@ impl fmt::Display for Report {
             self.transactions, self.started
         )?;
         let r = &self.rate;
-        writeln!(
-            f,
-            "  rate, virtual time     {:.0} transactions/s over {:.3} s of virtual time{}",
-            r.per_virtual_second,
-            r.virtual_seconds,
-            if c.rtt_ms == 0.0 {
-                " (RTT 0: virtual time moves only on timers; not a meaningful rate)"
-            } else {
-                ""
-            }
-        )?;
-        writeln!(
-            f,
-            "  rate, engine           {:.0} transactions/s per core: client AND server stacks on ONE core, mem link included",
-            r.per_cpu_second_one_core_both_ends
-        )?;
-        writeln!(
-            f,
-            "                         ({:.3} s of that thread's CPU time; {:.3} s wall, {:.0} transactions/s wall clock)",
-            r.cpu_seconds, r.wall_seconds, r.per_wall_second_one_core_both_ends
-        )?;
+        if live {
+            writeln!(
+                f,
+                "  rate                   {:.0} transactions/s over {:.3} s (first SYN -> last reply, wall clock)",
+                r.per_load_second, r.load_seconds
+            )?;
+            writeln!(
+                f,
+                "  rate, client core      {:.0} transactions/s per CPU-second of the polling thread ({:.3} s CPU, {:.3} s wall; it busy-polls)",
+                r.per_cpu_second_one_core_both_ends, r.cpu_seconds, r.wall_seconds
+            )?;
+        } else {
+            writeln!(
+                f,
+                "  rate, virtual time     {:.0} transactions/s over {:.3} s of virtual time{}",
+                r.per_virtual_second,
+                r.virtual_seconds,
+                if c.rtt_ms == 0.0 {
+                    " (RTT 0: virtual time moves only on timers; not a meaningful rate)"
+                } else {
+                    ""
+                }
+            )?;
+            writeln!(
+                f,
+                "  rate, engine           {:.0} transactions/s per core: client AND server stacks on ONE core, mem link included",
+                r.per_cpu_second_one_core_both_ends
+            )?;
+            writeln!(
+                f,
+                "                         ({:.3} s of that thread's CPU time; {:.3} s wall, {:.0} transactions/s wall clock)",
+                r.cpu_seconds, r.wall_seconds, r.per_wall_second_one_core_both_ends
+            )?;
+        }
         let t = &self.tfo;
-        writeln!(
-            f,
-            "  TFO                    accepted {}, rejected {} (client: {} SYNs with data, {} not acked; {} cookie requests)",
-            t.accepted, t.rejected, t.client_active, t.client_active_fail, t.cookie_requests
-        )?;
+        if t.server_counted {
+            writeln!(
+                f,
+                "  TFO                    accepted {}, rejected {} (client: {} SYNs with data, {} not acked; {} cookie requests)",
+                t.accepted, t.rejected, t.client_active, t.client_active_fail, t.cookie_requests
+            )?;
+        } else {
+            writeln!(
+                f,
+                "  TFO (client's view)    {} SYNs with data and a cookie: {} acknowledged by the server, {} not",
+                t.client_active, t.accepted, t.rejected
+            )?;
+        }
         let fb = &self.fallbacks;
         writeln!(
             f,
@@ -492,7 +632,9 @@ impl fmt::Display for Report {
             write!(f, " [{}]", list.join(", "))?;
         }
         writeln!(f)?;
-        if c.rtt_ms == 0.0 {
+        if live {
+            writeln!(f, "  latency (wall clock, from connect/SYN):")?;
+        } else if c.rtt_ms == 0.0 {
             writeln!(
                 f,
                 "  latency (virtual time, from connect/SYN): RTT 0 makes every exchange instant; add --rtt 10ms for latencies"
