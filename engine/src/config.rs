@@ -29,6 +29,9 @@ pub enum CongestionAlgorithm {
     /// RFC 9438 (Linux's default).
     #[default]
     Cubic,
+    /// RFC 6356 LIA: the subflows of an MPTCP connection are coupled (Linux
+    /// `lia` with the out-of-tree multipath schedulers).
+    Lia,
 }
 
 /// TCP Fast Open on the listening side (RFC 7413 §4.2, Linux `tcp_fastopen`

@@ -321,6 +321,14 @@ counters! {
     mptfo_neigh_queue_overflow => "MptfoNeighQueueOverflow",
     /// Held frames dropped: the address did not resolve after the retries.
     mptfo_neigh_unresolved => "MptfoNeighUnresolved",
+    /// MP_JOIN subflows that completed their handshake (either role).
+    mptfo_join_established => "MptfoJoinEstablished",
+    /// Data segments sent again on another subflow (reinjection, RFC 8684
+    /// §3.3.6) because theirs died or stalled.
+    mptfo_reinjected => "MptfoReinjected",
+    /// Joins not opened: they would go to the peer's initial address, which
+    /// its C flag (deny-join-id0) rules out.
+    mptfo_join_denied_id0 => "MptfoJoinDeniedId0",
 
 }
 

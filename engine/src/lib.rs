@@ -17,6 +17,7 @@
 pub mod config;
 pub mod counters;
 pub mod mp;
+pub mod shard;
 pub mod slab;
 pub mod stack;
 pub mod tcp;

@@ -107,16 +107,16 @@ impl<P: Port, A: App<P>> Worker<P, A> {
     }
 
     /// Hands the stack's frames to the ports. The stack's interfaces map
-    /// to ports by index; frames are sent on port 0 unless more ports
-    /// exist (then each frame goes out on the port of its interface, which
-    /// the multipath layer will route).
+    /// to ports by index: each frame goes out on the port of the interface
+    /// it was built for (the subflow's), port 0 for an interface without a
+    /// port of its own.
     fn transmit(&mut self) {
-        self.stack.take_tx(&mut self.tx);
         if self.ports.is_empty() {
+            self.stack.take_tx(&mut self.tx);
             self.tx.clear();
             return;
         }
-        self.backlog[0].append(&mut self.tx);
+        self.stack.take_tx_per_iface(&mut self.backlog);
         for (port, backlog) in self.ports.iter_mut().zip(self.backlog.iter_mut()) {
             if !backlog.is_empty() {
                 port.tx_burst(backlog);

@@ -19,7 +19,16 @@
 //! - [`join`]: the MP_JOIN handshake of one subflow (token, truncated
 //!   SYN/ACK HMAC, 160-bit third-ACK HMAC) from either side.
 //!
-//! # How the stack uses them (integration sketch)
+//! # How the stack uses them
+//!
+//! All four are wired into [`crate::stack`]: `CongestionAlgorithm::Lia`
+//! couples a connection's subflows after each ACK (`Stack::recouple`);
+//! new data and reinjections go where the connection's
+//! [`AnyScheduler`](scheduler::AnyScheduler) says; each MPTCP connection
+//! has a [`PathManager`](pm::PathManager) (the stack's `PmConfig` is set
+//! with `Stack::set_pm_config`) whose actions the stack carries out; join
+//! subflows run [`JoinInitiator`](join::JoinInitiator) /
+//! [`JoinResponder`](join::JoinResponder). The original sketch:
 //!
 //! 1. Congestion control: add a `Lia(lia::Lia)` variant to
 //!    [`AnyCc`](crate::tcp::cc::AnyCc) (and `CcAlgorithm::Lia`); whenever a

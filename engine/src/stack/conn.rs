@@ -173,6 +173,15 @@ pub struct Conn<B> {
     pub announced: bool,
     /// When the connection started (for latency bookkeeping by apps).
     pub created_at: Instant,
+
+    // Multipath.
+    /// The connection's path manager (MPTCP connections).
+    pub pm: Option<crate::mp::pm::PathManager>,
+    /// Data to send again on another subflow (its subflow died or stalls),
+    /// with its DSNs: a copy of what `inflight` holds.
+    pub reinject: VecDeque<DataChunk<B>>,
+    /// The scheduler of new data across subflows.
+    pub scheduler: crate::mp::scheduler::AnyScheduler,
 }
 
 impl<B: Buf> Conn<B> {
@@ -224,6 +233,9 @@ impl<B: Buf> Conn<B> {
             fail_retries: 0,
             announced: false,
             created_at: now,
+            pm: None,
+            reinject: VecDeque::new(),
+            scheduler: Default::default(),
         }
     }
 

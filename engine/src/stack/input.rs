@@ -28,10 +28,15 @@ use mptfo_proto::{DataSeq, SubflowSeq};
 use super::conn::{CloseReason, Conn, MptcpMode, TxFallback};
 use super::output::SynInfo;
 use super::subflow::{
-    OooSegment, PendingReset, RxChecked, RxMapping, Subflow, TcpState, MAX_OOO_SEGMENTS,
+    JoinLeg, OooSegment, PendingReset, RxChecked, RxMapping, Subflow, TcpState, MAX_OOO_SEGMENTS,
 };
 use super::{Event, Stack};
 use crate::config::ReplyTiming;
+use crate::mp::join::JoinResponder;
+use crate::mp::pm::{
+    join_syn_unknown_token, JoinAckVerdict, JoinSynVerdict, JoinedSubflow, PathManager, PmSubflow,
+    Role,
+};
 use crate::slab::Key;
 use crate::tcp::cc::CongestionControl;
 use crate::time::Instant;
@@ -198,6 +203,9 @@ impl<B: Buf> Stack<B> {
         if let Some(&sk) = self.tuples.get(&seg.tuple) {
             let state = self.subflows.get(sk).map(|s| s.state);
             match state {
+                Some(TcpState::SynSent) if self.subflows[sk].join.is_some() => {
+                    self.on_join_syn_sent(sk, seg)
+                }
                 Some(TcpState::SynSent) => self.on_syn_sent(sk, seg, payload),
                 Some(TcpState::TimeWait) => self.on_time_wait(sk, seg),
                 Some(_) => self.on_synchronized(sk, seg, payload),
@@ -232,20 +240,8 @@ impl<B: Buf> Stack<B> {
     fn on_listen_syn(&mut self, seg: Segment, payload: B, cookie_check: Option<CookieCheck>) {
         let now = self.now;
         let opts = seg.opts;
-        // MP_JOIN subflows come with multipath support; refuse for now as
-        // Linux does for an unknown token (RST, MP_TCPRST 0x01).
-        if let Some(MptcpOption::MpJoin(MpJoin::Syn { token, .. })) = opts.mptcp {
-            self.counters.mptcp_mp_join_syn_rx += 1;
-            if !self.tokens.contains_key(&token) {
-                self.counters.mptcp_mp_join_no_token_found += 1;
-            }
-            self.send_reset_for(
-                seg.iface,
-                seg.tuple,
-                SubflowSeq(0),
-                Some(seg.seq + 1),
-                Some(mptfo_proto::options::MpTcpRstReason::MptcpError),
-            );
+        if let Some(MptcpOption::MpJoin(j @ MpJoin::Syn { .. })) = opts.mptcp {
+            self.on_join_syn(seg, j);
             return;
         }
         // RFC 8684 §3.1: MP_CAPABLE on a SYN is 4 bytes, version >= 1, and
@@ -309,6 +305,12 @@ impl<B: Buf> Stack<B> {
             Some(m) => {
                 conn.checksum = self.cfg.mptcp.checksum || m.flags.checksum_required();
                 conn.peer_deny_join_id0 = m.flags.no_subflows_to_source();
+                conn.pm = Some(PathManager::new(
+                    Role::Server,
+                    SocketAddr::new(seg.tuple.src_addr, seg.tuple.src_port),
+                    SocketAddr::new(seg.tuple.dst_addr, seg.tuple.dst_port),
+                    local_key.key,
+                ));
             }
             None => conn.mode = MptcpMode::Fallback,
         }
@@ -381,6 +383,200 @@ impl<B: Buf> Stack<B> {
         let info = self.subflows[sk].syn_info;
         self.send_synack(sk, offer, info);
         self.arm_subflow_timer(sk);
+    }
+
+    /// An MP_JOIN SYN (RFC 8684 §3.2, protocol.md §8): token lookup (none:
+    /// RST with MP_TCPRST 0x01), admission by the connection's path manager
+    /// (not fully established: RST 0x03; the `subflows` limit is checked at
+    /// the third ACK, as Linux does), then a SYN/ACK with the truncated
+    /// HMAC. Never TFO: SYN data is not taken.
+    fn on_join_syn(&mut self, seg: Segment, join: MpJoin) {
+        let MpJoin::Syn { token, .. } = join else {
+            return;
+        };
+        let rst = |s: &mut Self, seg: &Segment, r: MpTcpRstReason| {
+            s.send_reset_for(
+                seg.iface,
+                seg.tuple,
+                SubflowSeq(0),
+                Some(seg.seq + 1),
+                Some(r),
+            );
+        };
+        let Some(&ck) = self.tokens.get(&token) else {
+            let _ = join_syn_unknown_token(&mut self.counters);
+            rst(self, &seg, MpTcpRstReason::MptcpError);
+            return;
+        };
+        let c = &mut self.conns[ck];
+        let (Some(remote), Some(pm)) = (c.remote, c.pm.as_mut()) else {
+            self.counters.mptcp_mp_join_syn_rx += 1;
+            self.counters.mptcp_mp_join_rejected += 1;
+            rst(self, &seg, MpTcpRstReason::AdministrativelyProhibited);
+            return;
+        };
+        let local_key = c.local.key;
+        let verdict = if c.mode == MptcpMode::Established {
+            pm.admit_join_syn(&self.pm_cfg, seg.tuple.src_addr, &mut self.counters)
+        } else {
+            self.counters.mptcp_mp_join_syn_rx += 1;
+            self.counters.mptcp_mp_join_rejected += 1;
+            JoinSynVerdict::Reset(MpTcpRstReason::AdministrativelyProhibited)
+        };
+        let (local_id, backup) = match verdict {
+            JoinSynVerdict::Answer { local_id, backup } => (local_id, backup),
+            JoinSynVerdict::Reset(r) => {
+                rst(self, &seg, r);
+                return;
+            }
+        };
+        let nonce = self.rand() as u32;
+        let responder =
+            match JoinResponder::on_syn(local_key, remote.key, &join, nonce, local_id, backup) {
+                Ok(r) => r,
+                Err(e) => {
+                    rst(self, &seg, e.rst_reason());
+                    return;
+                }
+            };
+        let opts = seg.opts;
+        let iss = SubflowSeq(self.rand() as u32);
+        let sk = self.subflows.vacant_key();
+        let mut sf = Subflow::new(
+            &self.cfg,
+            ck,
+            seg.tuple,
+            seg.iface,
+            TcpState::SynReceived,
+            iss,
+            false,
+        );
+        sf.irs = seg.seq;
+        sf.rcv_nxt = seg.seq + 1;
+        sf.rx_ssn_origin = seg.seq;
+        sf.snd_wnd = seg.window as u32;
+        sf.snd_wl1 = seg.seq;
+        sf.snd_wl2 = iss;
+        if let Some(ws) = opts.wscale {
+            sf.snd_shift = ws.min(14);
+            sf.rcv_shift = self.cfg.window_shift;
+        }
+        sf.mss = self.cfg.mss.min(opts.mss.unwrap_or(536));
+        sf.cc.set_mss(sf.mss as usize);
+        sf.sack_ok = opts.sack_permitted && self.cfg.sack;
+        if let Some(ts) = opts.timestamps {
+            sf.ts_recent = ts.tsval;
+        }
+        sf.syn_info = SynInfo {
+            tsval: opts.timestamps.map(|t| t.tsval),
+            wscale: opts.wscale,
+            sack: opts.sack_permitted,
+        };
+        sf.join = Some(JoinLeg::Responder(responder));
+        sf.backup = backup;
+        sf.peer_backup = responder.peer_backup();
+        self.subflows.insert(sf);
+        self.tuples.insert(seg.tuple, sk);
+        self.conns[ck].subflows.push(sk);
+        self.counters.tcp_passive_opens += 1;
+        let info = self.subflows[sk].syn_info;
+        self.send_synack(sk, None, info);
+        self.arm_subflow_timer(sk);
+    }
+
+    /// SYN-SENT of a join subflow: the SYN/ACK must carry MP_JOIN with the
+    /// right HMAC, else the subflow is reset (a join never falls back).
+    fn on_join_syn_sent(&mut self, sk: Key, seg: Segment) {
+        let now = self.now;
+        let sf = &self.subflows[sk];
+        let Some(JoinLeg::Initiator(init)) = sf.join else {
+            return;
+        };
+        let ck = sf.conn;
+        if let Some(ack) = seg.ack {
+            if ack <= sf.iss || ack > sf.snd_nxt {
+                if !seg.rst() {
+                    self.send_reset_for(seg.iface, seg.tuple, ack, None, None);
+                }
+                return;
+            }
+        }
+        if seg.rst() {
+            if seg.ack.is_some() {
+                self.counters.tcp_attempt_fails += 1;
+                if seg
+                    .opts
+                    .mptcp_options()
+                    .any(|o| matches!(o, MptcpOption::MpTcpRst { .. }))
+                {
+                    self.counters.mptcp_mp_rst_rx += 1;
+                }
+                self.remove_subflow(sk);
+                self.after_subflow_loss(ck, CloseReason::Reset);
+            }
+            return;
+        }
+        let (Some(ack), true) = (seg.ack, seg.syn()) else {
+            return;
+        };
+        let opt = match seg.opts.mptcp {
+            Some(MptcpOption::MpJoin(j)) => Some(j),
+            _ => None,
+        };
+        let info = match init.on_synack(opt.as_ref(), &mut self.counters) {
+            Ok(i) => i,
+            Err(e) => {
+                // Our SYN/ACK's ACK is the RST's sequence number.
+                let sf = &mut self.subflows[sk];
+                sf.snd_nxt = ack;
+                sf.rcv_nxt = seg.seq + 1;
+                self.reset_subflow(
+                    sk,
+                    PendingReset {
+                        reason: e.rst_reason(),
+                        mp_fail: None,
+                    },
+                );
+                return;
+            }
+        };
+        let opts = seg.opts;
+        let sf = &mut self.subflows[sk];
+        sf.irs = seg.seq;
+        sf.rcv_nxt = seg.seq + 1;
+        sf.rx_ssn_origin = seg.seq;
+        sf.mss = self.cfg.mss.min(opts.mss.unwrap_or(536));
+        sf.cc.set_mss(sf.mss as usize);
+        if let Some(ws) = opts.wscale {
+            sf.snd_shift = ws.min(14);
+            sf.rcv_shift = self.cfg.window_shift;
+        }
+        sf.snd_wnd = seg.window as u32;
+        sf.snd_wl1 = seg.seq;
+        sf.snd_wl2 = ack;
+        sf.ts_ok = self.cfg.timestamps && opts.timestamps.is_some();
+        if let Some(ts) = opts.timestamps {
+            sf.ts_recent = ts.tsval;
+        }
+        sf.sack_ok = self.cfg.sack && opts.sack_permitted;
+        if let Some(syn) = sf.rtx.pop_front() {
+            if syn.retransmits == 0 {
+                sf.rtt.on_sample(now.saturating_duration_since(syn.sent_at));
+            }
+        }
+        sf.snd_una = ack;
+        sf.snd_nxt = ack;
+        sf.tx_ssn_origin = sf.iss;
+        sf.rto_at = None;
+        sf.rto_count = 0;
+        sf.recover = None;
+        sf.state = TcpState::Established;
+        sf.peer_backup = info.peer_backup;
+        sf.join_ack = Some(info.ack);
+        // The third ACK waits for the peer's ACK on its own timer.
+        sf.rto_at = Some(now + sf.rtt.rto());
+        sf.ack_now = true;
+        self.mark_dirty(ck);
     }
 
     /// SYN-SENT: the answer to our SYN (RFC 9293 §3.10.7.3).
@@ -600,8 +796,25 @@ impl<B: Buf> Stack<B> {
                 self.send_reset_for(seg.iface, seg.tuple, ack, None, None);
                 return;
             }
-            if !self.complete_passive_handshake(sk, &seg, payload.len()) {
+            if sf.join.is_some() {
+                if !self.complete_passive_join(sk, &seg) {
+                    return;
+                }
+            } else if !self.complete_passive_handshake(sk, &seg, payload.len()) {
                 return;
+            }
+        } else if let Some(sf) = self.subflows.get_mut(sk) {
+            if sf.join_ack.take().is_some() {
+                // The fourth ACK: the peer took our third ACK. Data may go.
+                self.counters.mptfo_join_established += 1;
+                sf.rto_at = None;
+                sf.rto_count = 0;
+                sf.restart_rto(self.now);
+                let pm_id = sf.pm_id;
+                let peer_backup = sf.peer_backup;
+                if let Some(pm) = self.conns.get_mut(ck).and_then(|c| c.pm.as_mut()) {
+                    pm.on_subflow_established(pm_id, peer_backup);
+                }
             }
         }
         self.maybe_fall_back_on_data(sk, &seg, ack, payload.len());
@@ -639,6 +852,64 @@ impl<B: Buf> Stack<B> {
         self.mark_dirty(ck);
     }
 
+    /// The third ACK of a join we answered: its 160-bit HMAC, then the
+    /// `subflows` limit (MP_TCPRST 0x03 over it, as Linux). Accepted: the
+    /// subflow is established and the fourth ACK goes out at once. Returns
+    /// false when the subflow was reset.
+    fn complete_passive_join(&mut self, sk: Key, seg: &Segment) -> bool {
+        let sf = &self.subflows[sk];
+        let Some(JoinLeg::Responder(resp)) = sf.join else {
+            return false;
+        };
+        let ck = sf.conn;
+        let opt = match seg.opts.mptcp {
+            Some(MptcpOption::MpJoin(j)) => Some(j),
+            _ => None,
+        };
+        let reason = match resp.on_ack(opt.as_ref(), &mut self.counters) {
+            Err(e) => Some(e.rst_reason()),
+            Ok(()) => {
+                let joined = JoinedSubflow {
+                    local_addr: sf.tuple.src_addr,
+                    remote: SocketAddr::new(sf.tuple.dst_addr, sf.tuple.dst_port),
+                    remote_id: resp.peer_addr_id(),
+                    local_backup: sf.backup,
+                    remote_backup: resp.peer_backup(),
+                };
+                let c = &mut self.conns[ck];
+                match c.pm.as_mut() {
+                    Some(pm) => {
+                        match pm.admit_join_ack(&self.pm_cfg, &joined, &mut self.counters) {
+                            JoinAckVerdict::Accept(id) => {
+                                self.subflows[sk].pm_id = id;
+                                None
+                            }
+                            JoinAckVerdict::Reset(r) => Some(r),
+                        }
+                    }
+                    None => Some(MpTcpRstReason::AdministrativelyProhibited),
+                }
+            }
+        };
+        if let Some(r) = reason {
+            // The subflow is not ours yet: no pm bookkeeping to undo.
+            self.subflows[sk].pm_id = PmSubflow(u32::MAX);
+            self.reset_subflow(
+                sk,
+                PendingReset {
+                    reason: r,
+                    mp_fail: None,
+                },
+            );
+            return false;
+        }
+        let sf = &mut self.subflows[sk];
+        sf.state = TcpState::Established;
+        sf.ack_now = true;
+        self.counters.mptfo_join_established += 1;
+        true
+    }
+
     /// The ACK that completes a passive open. Returns false when the segment
     /// was consumed (connection gone).
     fn complete_passive_handshake(&mut self, sk: Key, seg: &Segment, payload_len: usize) -> bool {
@@ -672,6 +943,8 @@ impl<B: Buf> Stack<B> {
                 c.set_remote_key(KeyMaterial::new(MptcpKey(m.sender_key.unwrap_or_default())));
                 c.peer_deny_join_id0 = m.flags.no_subflows_to_source();
                 self.counters.mptcp_mp_capable_ack_rx += 1;
+                self.pm_established(ck);
+                let c = &mut self.conns[ck];
                 // protocol.md §7.3 step 4: DATA_ACKs can start. If we sent
                 // data (an `early` reply) or a DATA_FIN before the key, say
                 // so at once: it also confirms the client's key to it, which
@@ -776,6 +1049,7 @@ impl<B: Buf> Stack<B> {
             sf.snd_una = ack;
             sf.rto_count = 0;
             sf.dupacks = 0;
+            sf.stale = false;
             let srtt = sf.rtt.srtt();
             match sf.recover {
                 Some(r) if ack >= r => {
@@ -826,6 +1100,9 @@ impl<B: Buf> Stack<B> {
                 self.retransmit_front(sk);
             }
         }
+        if newly_acked > 0 || self.subflows[sk].recover.is_some() {
+            self.recouple(ck);
+        }
         let sf = &mut self.subflows[sk];
         // RFC 9293 §3.10.7.4: window update.
         if sf.snd_wl1 < seg.seq || (sf.snd_wl1 == seg.seq && sf.snd_wl2 <= ack) {
@@ -866,6 +1143,34 @@ impl<B: Buf> Stack<B> {
                     c.on_data_ack(to);
                     self.maybe_writable(ck);
                 }
+            }
+        }
+    }
+
+    /// RFC 6356: after an ACK or a loss on one subflow, the coupled
+    /// controllers (LIA) of all the connection's subflows get the new
+    /// `alpha` (`mp::lia::recouple`, computed over their windows and
+    /// smoothed RTTs). Uncoupled controllers are left alone.
+    pub(super) fn recouple(&mut self, ck: Key) {
+        if self.cfg.congestion != crate::config::CongestionAlgorithm::Lia {
+            return;
+        }
+        let Some(c) = self.conns.get(ck) else {
+            return;
+        };
+        let mut sums = crate::mp::lia::AlphaSums::new();
+        for &sk in &c.subflows {
+            if let Some(s) = self.subflows.get(sk) {
+                if let (Some(rtt), true) = (s.rtt.srtt(), s.state.is_synchronized()) {
+                    sums.add(crate::mp::lia::coupled_window(&s.cc), rtt);
+                }
+            }
+        }
+        let coupling = sums.coupling();
+        for &sk in &c.subflows {
+            if let Some(s) = self.subflows.get_mut(sk) {
+                let has_rtt = s.rtt.srtt().is_some() && s.state.is_synchronized();
+                s.cc.set_coupling(if has_rtt { coupling } else { None });
             }
         }
     }
@@ -918,15 +1223,56 @@ impl<B: Buf> Stack<B> {
                 }
                 MptcpOption::MpTcpRst { .. } => self.counters.mptcp_mp_rst_rx += 1,
                 MptcpOption::AddAddr(a) => {
-                    if a.echo {
-                        self.counters.mptcp_echo_add += 1;
-                    } else {
-                        self.counters.mptcp_add_addr += 1;
+                    let cfg = &self.pm_cfg;
+                    let actions = match self.conns[ck].pm.as_mut() {
+                        Some(pm) => pm.on_add_addr(cfg, &a, &mut self.counters),
+                        None => {
+                            if a.echo {
+                                self.counters.mptcp_echo_add += 1;
+                            } else {
+                                self.counters.mptcp_add_addr += 1;
+                            }
+                            Vec::new()
+                        }
+                    };
+                    self.run_pm_actions(ck, actions);
+                    if !self.subflows.contains(sk) {
+                        return false;
                     }
                 }
-                MptcpOption::RemoveAddr(_) => self.counters.mptcp_rm_addr += 1,
-                MptcpOption::MpPrio { .. } => self.counters.mptcp_mp_prio_rx += 1,
+                MptcpOption::RemoveAddr(r) => {
+                    let actions = match self.conns[ck].pm.as_mut() {
+                        Some(pm) => pm.on_remove_addr(r.ids(), &mut self.counters),
+                        None => {
+                            self.counters.mptcp_rm_addr += 1;
+                            Vec::new()
+                        }
+                    };
+                    self.run_pm_actions(ck, actions);
+                    if !self.subflows.contains(sk) {
+                        return false;
+                    }
+                }
+                MptcpOption::MpPrio { backup } => {
+                    let id = self.subflows[sk].pm_id;
+                    self.subflows[sk].peer_backup = backup;
+                    let action = match self.conns[ck].pm.as_mut() {
+                        Some(pm) => pm.on_mp_prio(id, backup, &mut self.counters),
+                        None => {
+                            self.counters.mptcp_mp_prio_rx += 1;
+                            None
+                        }
+                    };
+                    self.run_pm_actions(ck, action.into_iter().collect());
+                    self.mark_dirty(ck);
+                }
                 MptcpOption::MpFail { dsn } => self.on_mp_fail(sk, ck, dsn),
+                // The join's third ACK again: our fourth ACK was lost.
+                MptcpOption::MpJoin(MpJoin::Ack { .. })
+                    if matches!(self.subflows[sk].join, Some(JoinLeg::Responder(_))) =>
+                {
+                    self.subflows[sk].ack_now = true;
+                }
                 _ => {}
             }
         }
@@ -940,9 +1286,11 @@ impl<B: Buf> Stack<B> {
         let c = &mut self.conns[ck];
         if let Some(a) = d.data_ack {
             let ack = a.expand(c.snd_una);
-            if c.active {
+            if c.active && c.mpc_echo_pending {
                 c.mpc_echo_pending = false;
+                self.pm_established(ck);
             }
+            let c = &mut self.conns[ck];
             if c.on_data_ack(ack) {
                 self.maybe_writable(ck);
             }
@@ -1058,7 +1406,10 @@ impl<B: Buf> Stack<B> {
     fn on_mp_fail(&mut self, sk: Key, ck: Key, dsn: u64) {
         self.counters.mptcp_mp_fail_rx += 1;
         let c = &mut self.conns[ck];
-        if c.mp_fail_sent.is_some() || c.tx_fallback.is_some() || c.subflows.len() != 1 {
+        let join = self.subflows.get(sk).is_some_and(|s| s.join.is_some());
+        if c.mp_fail_sent.is_some() || c.tx_fallback.is_some() || c.subflows.len() != 1 || join {
+            // With several subflows (or on a join, which never falls back)
+            // the peer resets the subflow itself.
             return;
         }
         // The failed mapping starts at the peer's DATA_ACK; what it has
@@ -1218,6 +1569,7 @@ impl<B: Buf> Stack<B> {
         let sf = &mut self.subflows[sk];
         let len = payload.len();
         sf.rcv_nxt = seq + len;
+        sf.data_bytes_received += len as u64;
         if sf.pending_reset.is_some() {
             return;
         }
@@ -1352,7 +1704,10 @@ impl<B: Buf> Stack<B> {
         let contiguous = c.ooo.is_empty() && dsn <= c.rcv_nxt;
         let sf = &mut self.subflows[sk];
         sf.rx_checked = None;
-        if c.subflows.len() == 1 && contiguous && c.mp_fail_sent.is_none() && c.is_mptcp() {
+        // A join subflow never falls back (RFC 8684 §3.7): reset instead.
+        let join = sf.join.is_some();
+        if c.subflows.len() == 1 && !join && contiguous && c.mp_fail_sent.is_none() && c.is_mptcp()
+        {
             c.mp_fail_sent = Some(dsn);
             c.fail_retries = 0;
             c.fail_at = Some(now + MP_FAIL_WAIT);
@@ -1382,6 +1737,7 @@ impl<B: Buf> Stack<B> {
         }
         let sf = &mut self.subflows[sk];
         let may_fall_back = c.subflows.len() == 1
+            && sf.join.is_none()
             && c.ooo.is_empty()
             && !(c.checksum && sf.valid_csum_seen)
             && c.mp_fail_sent.is_none();
@@ -1477,6 +1833,16 @@ impl<B: Buf> Stack<B> {
             if c.rx_plain() && !c.peer_fin {
                 c.peer_fin = true;
                 self.events.push_back(Event::PeerClosed { conn: ck });
+            }
+            // The peer closed one subflow of several while the data level
+            // goes on (REMOVE_ADDR, a withdrawn address): close ours too;
+            // its data goes on the others.
+            let alone = !c.is_mptcp() || c.rx_plain() || c.subflows.len() <= 1;
+            let level_open = !c.data_level_closed() && c.peer_fin_dsn.is_none();
+            if !alone && level_open && self.subflows[sk].state == TcpState::CloseWait {
+                self.reinject_from(sk);
+                self.subflows[sk].stale = true;
+                self.send_fin(sk);
             }
         }
     }
@@ -1581,6 +1947,24 @@ impl<B: Buf> Stack<B> {
         let now = self.now;
         let sf = &mut self.subflows[sk];
         let ck = sf.conn;
+        if sf.rtx.is_empty() && sf.join_ack.is_some() {
+            // The third ACK of our join went unanswered: repeat it, up to
+            // the SYN retries; then the join failed.
+            if sf.rto_count >= self.cfg.syn_retries {
+                self.reset_subflow(
+                    sk,
+                    PendingReset {
+                        reason: MpTcpRstReason::MptcpError,
+                        mp_fail: None,
+                    },
+                );
+                return;
+            }
+            sf.on_rto_backoff(now);
+            self.counters.tcp_retrans_segs += 1;
+            self.send_ack(sk);
+            return;
+        }
         let Some(front) = sf.rtx.front() else {
             return;
         };
@@ -1626,6 +2010,18 @@ impl<B: Buf> Stack<B> {
         }
         let sf = &mut self.subflows[sk];
         sf.on_rto_backoff(now);
+        // Several subflows: this one stalls; its data also goes on the
+        // others until it moves again (RFC 8684 §3.3.6, Linux marks it
+        // stale and reinjects).
+        let others = self
+            .conns
+            .get(ck)
+            .is_some_and(|c| c.subflows.len() > 1 && c.is_mptcp() && !c.tx_plain());
+        if others && !self.subflows[sk].stale && self.subflows[sk].state.is_synchronized() {
+            self.subflows[sk].stale = true;
+            self.reinject_from(sk);
+            self.mark_dirty(ck);
+        }
         self.retransmit_front(sk);
     }
 
@@ -1671,6 +2067,15 @@ impl<B: Buf> Stack<B> {
             return;
         };
         c.timer_armed = None;
+        if let Some(pm) = c.pm.as_mut() {
+            if pm.next_deadline().is_some_and(|t| t <= now) {
+                let actions = pm.on_timer(&self.pm_cfg, now);
+                self.run_pm_actions(ck, actions);
+            }
+        }
+        let Some(c) = self.conns.get_mut(ck) else {
+            return;
+        };
         if c.fail_at.is_some_and(|t| t <= now) && !self.on_mp_fail_timeout(ck) {
             return;
         }

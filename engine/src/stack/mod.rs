@@ -9,10 +9,18 @@
 //! Use: feed received frames with [`Stack::receive`], then drain
 //! [`Stack::poll_event`] and act on the events (send, close), call
 //! [`Stack::advance`] with the time, and take the frames to transmit with
-//! [`Stack::take_tx`]. Buffers for frames and written data come from a
+//! [`Stack::take_tx`] (or [`Stack::take_tx_per_iface`], sorted by the
+//! interface each frame leaves on). Buffers for frames and written data come from a
 //! cache the caller refills from its port's pool ([`Stack::refill`]). The
 //! stack never calls the application: it queues events, so no borrow of a
 //! connection is held while the application runs.
+//!
+//! Multipath (RFC 8684 §3.2-3.4): [`Stack::add_subflow`] (or a path manager
+//! `subflow` / `fullmesh` endpoint, or an accepted ADD_ADDR) opens MP_JOIN
+//! subflows; listeners admit joins through the connection's path manager
+//! (fully established only, `subflows` limit at the third ACK). New data is
+//! scheduled across usable subflows (lowest RTT, backups last); data of a
+//! subflow that dies or stalls is reinjected on the others.
 
 mod conn;
 mod input;
@@ -215,11 +223,35 @@ pub struct Stack<B: Buf> {
     counters: Counters,
     events: VecDeque<Event<B>>,
     tx: Vec<B>,
+    /// Interface of each frame in `tx` (same order).
+    tx_iface: Vec<u16>,
+    /// Interface of the frame `emit` built last (for `push_tx`).
+    emit_iface: usize,
     pool: Vec<B>,
     dirty: Vec<Key>,
     rng: u64,
     next_port: u16,
     now: Instant,
+    /// Path manager endpoints and limits (Linux `ip mptcp endpoint` /
+    /// `ip mptcp limits`).
+    pm_cfg: crate::mp::pm::PmConfig,
+}
+
+/// What the application may learn about one subflow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SubflowStats {
+    /// Local and remote ends (`src` = local).
+    pub tuple: FourTuple,
+    /// TCP state.
+    pub state: TcpState,
+    /// An MP_JOIN subflow (not the initial one).
+    pub join: bool,
+    /// Backup for us or for the peer.
+    pub backup: bool,
+    /// Payload bytes sent for the first time on it.
+    pub bytes_sent: u64,
+    /// In-order payload bytes received on it.
+    pub bytes_received: u64,
 }
 
 impl<B: Buf> Stack<B> {
@@ -260,12 +292,88 @@ impl<B: Buf> Stack<B> {
             counters: Counters::default(),
             events: VecDeque::new(),
             tx: Vec::new(),
+            tx_iface: Vec::new(),
+            emit_iface: 0,
             pool: Vec::new(),
             dirty: Vec::new(),
             rng,
             next_port,
             now,
+            pm_cfg: crate::mp::pm::PmConfig::default(),
         }
+    }
+
+    /// Sets the path manager's endpoints and limits (defaults like Linux:
+    /// no endpoints, `subflows 2`, `add_addr_accepted 0`). Connections
+    /// opened afterwards use them; admission limits apply at once.
+    pub fn set_pm_config(&mut self, cfg: crate::mp::pm::PmConfig) {
+        self.pm_cfg = cfg;
+    }
+
+    /// The path manager's endpoints and limits.
+    pub fn pm_config(&self) -> &crate::mp::pm::PmConfig {
+        &self.pm_cfg
+    }
+
+    /// The connection's subflows (the initial one first).
+    pub fn subflow_stats(&self, conn: ConnId) -> Vec<SubflowStats> {
+        let Some(c) = self.conns.get(conn) else {
+            return Vec::new();
+        };
+        c.subflows
+            .iter()
+            .filter_map(|&sk| self.subflows.get(sk))
+            .map(|s| SubflowStats {
+                tuple: s.tuple,
+                state: s.state,
+                join: s.join.is_some(),
+                backup: s.backup || s.peer_backup,
+                bytes_sent: s.data_bytes_sent,
+                bytes_received: s.data_bytes_received,
+            })
+            .collect()
+    }
+
+    /// Opens an MP_JOIN subflow of `conn` from `local` (one of our
+    /// addresses; port 0 picks an ephemeral port) to `remote` (RFC 8684
+    /// §3.2), with B = `backup`. The SYN leaves once the connection is fully
+    /// established (both keys known and ours confirmed by a DATA_ACK).
+    pub fn add_subflow(
+        &mut self,
+        conn: ConnId,
+        local: IpAddr,
+        remote: SocketAddr,
+        backup: bool,
+    ) -> Result<(), StackError> {
+        let c = self.conns.get(conn).ok_or(StackError::NoConnection)?;
+        if !c.is_mptcp() {
+            return Err(StackError::Closed);
+        }
+        let iface = self.iface_of(local).ok_or(StackError::NoLocalAddress)?;
+        let port = self
+            .free_port(local, remote)
+            .ok_or(StackError::NoFreePort)?;
+        let tuple = FourTuple {
+            src_addr: local,
+            src_port: port,
+            dst_addr: remote.ip(),
+            dst_port: remote.port(),
+        };
+        let iss = SubflowSeq(self.rand() as u32);
+        let sk = self.subflows.vacant_key();
+        let mut sf = Subflow::new(&self.cfg, conn, tuple, iface, TcpState::SynSent, iss, true);
+        sf.snd_wnd = self.cfg.mss as u32;
+        sf.backup = backup;
+        sf.join = Some(subflow::JoinLeg::Pending);
+        // The SYN leaves from `output_conn` once the connection is fully
+        // established.
+        self.subflows.insert(sf);
+        self.tuples.insert(tuple, sk);
+        self.conns[conn].subflows.push(sk);
+        self.counters.tcp_active_opens += 1;
+        self.mark_dirty(conn);
+        self.flush();
+        Ok(())
     }
 
     /// The configuration.
@@ -346,6 +454,32 @@ impl<B: Buf> Stack<B> {
     /// port (and keeps any the port did not accept for the next round).
     pub fn take_tx(&mut self, out: &mut Vec<B>) {
         out.append(&mut self.tx);
+        self.tx_iface.clear();
+    }
+
+    /// Like [`Stack::take_tx`], sorted by interface: frames for interface
+    /// `i` are appended to `out[i]` (in order). Frames for an interface
+    /// beyond `out` go to `out[0]`.
+    pub fn take_tx_per_iface(&mut self, out: &mut [Vec<B>]) {
+        if out.is_empty() {
+            self.tx.clear();
+            self.tx_iface.clear();
+            return;
+        }
+        for (f, i) in self.tx.drain(..).zip(self.tx_iface.drain(..)) {
+            let i = if (i as usize) < out.len() {
+                i as usize
+            } else {
+                0
+            };
+            out[i].push(f);
+        }
+    }
+
+    /// Queues a frame for interface `iface`.
+    fn queue_tx(&mut self, iface: usize, frame: B) {
+        self.tx.push(frame);
+        self.tx_iface.push(iface as u16);
     }
 
     /// Frames waiting in the stack's transmit list.
@@ -411,6 +545,188 @@ impl<B: Buf> Stack<B> {
 
     fn rand(&mut self) -> u64 {
         splitmix(&mut self.rng)
+    }
+
+    /// The connection became fully established: tell its path manager and
+    /// open the subflows it asks for.
+    fn pm_established(&mut self, ck: Key) {
+        let now = self.now;
+        let Some(c) = self.conns.get_mut(ck) else {
+            return;
+        };
+        let (Some(remote), deny) = (c.remote, c.peer_deny_join_id0) else {
+            return;
+        };
+        let Some(pm) = c.pm.as_mut() else {
+            return;
+        };
+        let actions = pm.on_established(&self.pm_cfg, now, remote.key, deny);
+        self.run_pm_actions(ck, actions);
+    }
+
+    /// Carries out what a path manager asked for.
+    fn run_pm_actions(&mut self, ck: Key, actions: Vec<crate::mp::pm::Action>) {
+        use crate::mp::pm::Action;
+        use mptfo_proto::options::MptcpOption;
+        for a in actions {
+            match a {
+                Action::OpenSubflow(o) => {
+                    // (MPJoinSynTx is counted when the SYN leaves.)
+                    let local = if o.local.id == 0 {
+                        self.route_source(o.local.addr, o.remote.ip())
+                    } else {
+                        o.local.addr
+                    };
+                    if self.add_subflow(ck, local, o.remote, o.backup).is_ok() {
+                        // The path manager's name for it.
+                        let last = self.conns.get(ck).and_then(|c| c.subflows.last().copied());
+                        if let Some(sf) = last.and_then(|sk| self.subflows.get_mut(sk)) {
+                            sf.pm_id = o.subflow;
+                        }
+                    }
+                }
+                Action::SendAddAddr(x) | Action::SendEcho(x) => {
+                    if let Some(sk) = self.signal_subflow(ck, None) {
+                        a.count_tx(&mut self.counters);
+                        self.send_ack_with(sk, Some(MptcpOption::AddAddr(x)));
+                    }
+                }
+                Action::SendRemoveAddr(r) => {
+                    if let Some(sk) = self.signal_subflow(ck, None) {
+                        a.count_tx(&mut self.counters);
+                        self.send_ack_with(sk, Some(MptcpOption::RemoveAddr(r)));
+                    }
+                }
+                Action::SendMpPrio { subflow, backup } => {
+                    if let Some(sk) = self.signal_subflow(ck, Some(subflow)) {
+                        a.count_tx(&mut self.counters);
+                        self.send_ack_with(sk, Some(MptcpOption::MpPrio { backup }));
+                    }
+                }
+                Action::SetBackup { subflow, backup } => {
+                    if let Some(sk) = self.subflow_by_pm_id(ck, subflow) {
+                        let sf = &mut self.subflows[sk];
+                        sf.backup = backup;
+                        sf.peer_backup = backup;
+                        self.mark_dirty(ck);
+                    }
+                }
+                Action::CloseSubflow { subflow, .. } => {
+                    if let Some(sk) = self.subflow_by_pm_id(ck, subflow) {
+                        self.close_subflow(sk);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The source address for `remote` when the path manager leaves it to
+    /// routing (Linux): an address of ours on the same subnet as `remote`
+    /// (/24 for IPv4, /64 for IPv6), else `initial`.
+    fn route_source(&self, initial: IpAddr, remote: IpAddr) -> IpAddr {
+        let same_net = |a: &IpAddr| match (a, remote) {
+            (IpAddr::V4(a), IpAddr::V4(r)) => a.octets()[..3] == r.octets()[..3],
+            (IpAddr::V6(a), IpAddr::V6(r)) => a.octets()[..8] == r.octets()[..8],
+            _ => false,
+        };
+        self.ifaces
+            .iter()
+            .flat_map(|i| i.addrs.iter())
+            .find(|a| same_net(a))
+            .copied()
+            .unwrap_or(initial)
+    }
+
+    /// Deletes path manager endpoint `id` (`ip mptcp endpoint delete`):
+    /// every connection stops announcing it, closes its subflows and sends
+    /// REMOVE_ADDR.
+    pub fn remove_pm_endpoint(&mut self, id: u8) -> Result<(), crate::mp::pm::PmError> {
+        self.pm_cfg.remove_endpoint(id)?;
+        let keys: Vec<Key> = self.conns.iter().map(|(k, _)| k).collect();
+        for ck in keys {
+            let counters = &mut self.counters;
+            let Some(pm) = self.conns.get_mut(ck).and_then(|c| c.pm.as_mut()) else {
+                continue;
+            };
+            let actions = pm.remove_local(id, counters);
+            self.run_pm_actions(ck, actions);
+        }
+        self.flush();
+        Ok(())
+    }
+
+    /// Marks path manager endpoint `id` backup or not (`ip mptcp endpoint
+    /// change ID backup`): MP_PRIO on the subflows from it.
+    pub fn set_pm_endpoint_backup(
+        &mut self,
+        id: u8,
+        backup: bool,
+    ) -> Result<(), crate::mp::pm::PmError> {
+        self.pm_cfg.set_backup(id, backup)?;
+        let keys: Vec<Key> = self.conns.iter().map(|(k, _)| k).collect();
+        for ck in keys {
+            let Some(pm) = self.conns.get_mut(ck).and_then(|c| c.pm.as_mut()) else {
+                continue;
+            };
+            let actions = pm.set_local_backup(id, backup);
+            self.run_pm_actions(ck, actions);
+        }
+        self.flush();
+        Ok(())
+    }
+
+    /// The subflow of `ck` the path manager calls `id`.
+    fn subflow_by_pm_id(&self, ck: Key, id: crate::mp::pm::PmSubflow) -> Option<Key> {
+        let c = self.conns.get(ck)?;
+        c.subflows
+            .iter()
+            .copied()
+            .find(|&sk| self.subflows.get(sk).is_some_and(|s| s.pm_id == id))
+    }
+
+    /// Where a signalling option goes: subflow `id` when named, else the
+    /// first established subflow of `ck`.
+    fn signal_subflow(&self, ck: Key, id: Option<crate::mp::pm::PmSubflow>) -> Option<Key> {
+        if let Some(id) = id {
+            return self.subflow_by_pm_id(ck, id);
+        }
+        let c = self.conns.get(ck)?;
+        c.subflows.iter().copied().find(|&sk| {
+            self.subflows
+                .get(sk)
+                .is_some_and(|s| s.state.is_synchronized() && s.join_ack.is_none())
+        })
+    }
+
+    /// Closes one subflow of a connection that goes on (REMOVE_ADDR, an
+    /// address withdrawn): its data not yet DATA_ACKed goes again on the
+    /// others, then a FIN (RST if it is not established).
+    fn close_subflow(&mut self, sk: Key) {
+        let Some(sf) = self.subflows.get(sk) else {
+            return;
+        };
+        let ck = sf.conn;
+        if self.conns.get(ck).is_some_and(|c| c.subflows.len() <= 1) {
+            return;
+        }
+        self.reinject_from(sk);
+        let sf = &mut self.subflows[sk];
+        // Never used for data again, even while its FIN is outstanding.
+        sf.stale = true;
+        match sf.state {
+            TcpState::Established | TcpState::CloseWait => self.send_fin(sk),
+            TcpState::SynSent | TcpState::SynReceived => {
+                self.reset_subflow(
+                    sk,
+                    subflow::PendingReset {
+                        reason: mptfo_proto::options::MpTcpRstReason::AdministrativelyProhibited,
+                        mp_fail: None,
+                    },
+                );
+            }
+            _ => {}
+        }
+        self.mark_dirty(ck);
     }
 
     /// Draws a local key whose token is unique on this core and names this
@@ -503,6 +819,13 @@ impl<B: Buf> Stack<B> {
         let mut conn = Conn::new(ck, local_key, true, now);
         if !mptcp {
             conn.mode = MptcpMode::Fallback;
+        } else {
+            conn.pm = Some(crate::mp::pm::PathManager::new(
+                crate::mp::pm::Role::Client,
+                SocketAddr::new(local, port),
+                remote,
+                local_key.key,
+            ));
         }
         conn.checksum = mptcp && self.cfg.mptcp.checksum;
         let iss = SubflowSeq(self.rand() as u32);
@@ -677,7 +1000,8 @@ impl<B: Buf> Stack<B> {
         let Some(c) = self.conns.get_mut(k) else {
             return;
         };
-        let Some(d) = [c.fin_rtx_at, c.fail_at].into_iter().flatten().min() else {
+        let pm_at = c.pm.as_ref().and_then(|pm| pm.next_deadline());
+        let Some(d) = [c.fin_rtx_at, c.fail_at, pm_at].into_iter().flatten().min() else {
             return;
         };
         if c.timer_armed.is_some_and(|a| a <= d) {
@@ -710,12 +1034,56 @@ impl<B: Buf> Stack<B> {
         }
     }
 
-    /// Removes a subflow from the tables.
+    /// Queues the mapped data subflow `sk` has not had acknowledged for
+    /// sending again on the connection's other subflows (what the peer
+    /// DATA_ACKs meanwhile is skipped when it is due).
+    fn reinject_from(&mut self, sk: Key) {
+        let Some(sf) = self.subflows.get(sk) else {
+            return;
+        };
+        let Some(c) = self.conns.get_mut(sf.conn) else {
+            return;
+        };
+        if !c.is_mptcp() || c.tx_plain() || c.subflows.iter().all(|&k| k == sk) {
+            return;
+        }
+        for seg in &sf.rtx {
+            let (subflow::TxData::Mapped { dsn, .. }, Some(p)) = (seg.data, seg.payload.as_ref())
+            else {
+                continue;
+            };
+            if seg.len == 0 || dsn + seg.len as usize <= c.snd_una {
+                continue;
+            }
+            if c.reinject.iter().any(|r| r.dsn == dsn) {
+                continue;
+            }
+            let mut buf = p.share();
+            buf.trim_back(buf.len() - (seg.len as usize).min(buf.len()));
+            let at = c
+                .reinject
+                .iter()
+                .position(|r| r.dsn > dsn)
+                .unwrap_or(c.reinject.len());
+            c.reinject.insert(at, conn::DataChunk { dsn, buf });
+        }
+    }
+
+    /// Removes a subflow from the tables; its data not yet DATA_ACKed goes
+    /// again on the connection's other subflows.
     fn remove_subflow(&mut self, sk: Key) {
+        self.reinject_from(sk);
         if let Some(sf) = self.subflows.remove(sk) {
             self.tuples.remove(&sf.tuple);
             if let Some(c) = self.conns.get_mut(sf.conn) {
                 c.subflows.retain(|&k| k != sk);
+                if let Some(pm) = c.pm.as_mut() {
+                    pm.on_subflow_closed(sf.pm_id);
+                }
+                let ck = sf.conn;
+                if !self.conns[ck].reinject.is_empty() {
+                    self.mark_dirty(ck);
+                }
             }
         }
     }
@@ -762,9 +1130,12 @@ impl<B: Buf> Stack<B> {
             return;
         }
         let all_closed = c.subflows.iter().all(|&sk| {
-            self.subflows
-                .get(sk)
-                .is_none_or(|s| matches!(s.state, TcpState::TimeWait | TcpState::Closed))
+            self.subflows.get(sk).is_none_or(|s| {
+                matches!(s.state, TcpState::TimeWait | TcpState::Closed)
+                        // A join still in its handshake is abandoned.
+                        || (s.join.is_some()
+                            && matches!(s.state, TcpState::SynSent | TcpState::SynReceived))
+            })
         });
         if all_closed {
             self.finish_conn(ck, CloseReason::Graceful);

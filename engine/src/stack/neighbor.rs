@@ -166,7 +166,7 @@ impl<B: Buf> Stack<B> {
             }
             self.counters.mptfo_tx_packets += 1;
             self.counters.mptfo_tx_bytes += frame.len() as u64;
-            self.tx.push(frame);
+            self.queue_tx(waiting.iface, frame);
         }
     }
 
@@ -392,7 +392,7 @@ impl<B: Buf> Stack<B> {
         buf.set_tx_offload(TxOffload::default());
         self.counters.mptfo_tx_packets += 1;
         self.counters.mptfo_tx_bytes += buf.len() as u64;
-        self.tx.push(buf);
+        self.queue_tx(iface, buf);
         true
     }
 
@@ -448,7 +448,7 @@ impl<B: Buf> Stack<B> {
         buf.set_tx_offload(TxOffload::default());
         self.counters.mptfo_tx_packets += 1;
         self.counters.mptfo_tx_bytes += buf.len() as u64;
-        self.tx.push(buf);
+        self.queue_tx(iface, buf);
         true
     }
 }

@@ -15,8 +15,8 @@ use mptfo_nic::{Buf, TxOffload};
 use mptfo_proto::checksum::{dss_checksum, Sum};
 use mptfo_proto::options::{
     segment_options, syn_options, synack_options, Dss, DssAck, DssDsn, DssMapping, FastOpenOption,
-    MpCapable, MpTcpRstReason, MpcFlags, MptcpOption, OptionBlock, SackBlocks, SegmentParams,
-    SynAckParams, SynParams, Timestamps,
+    MpCapable, MpJoin, MpTcpRstReason, MpcFlags, MptcpOption, OptionBlock, SackBlocks,
+    SegmentParams, SynAckParams, SynParams, Timestamps,
 };
 use mptfo_proto::wire::{
     EtherType, EthernetAddress, EthernetFrame, EthernetRepr, FourTuple, IpProtocol, Ipv4Packet,
@@ -25,8 +25,10 @@ use mptfo_proto::wire::{
 use mptfo_proto::SubflowSeq;
 
 use super::conn::{CloseReason, DataChunk, MptcpMode};
-use super::subflow::{PendingReset, Subflow, TcpState, TxData, TxSegment};
+use super::subflow::{JoinLeg, PendingReset, Subflow, TcpState, TxData, TxSegment};
 use super::{Interface, Stack};
+use crate::mp::join::JoinInitiator;
+use crate::mp::scheduler::{Scheduler, SubflowView};
 use crate::slab::Key;
 use crate::time::Instant;
 
@@ -184,9 +186,11 @@ impl<B: Buf> Stack<B> {
         let sf = self.subflows.get(sk)?;
         let iface = sf.iface;
         let tuple = sf.tuple;
+        self.emit_iface = iface;
         // An unresolved next hop leaves the destination all zero;
         // `push_tx` then holds the frame until it resolves.
         let mac = self.next_hop_mac(iface, tuple.dst_addr).unwrap_or([0; 6]);
+        self.emit_iface = iface;
         let frame = build_frame(
             &mut self.pool,
             &self.ifaces[iface],
@@ -218,7 +222,8 @@ impl<B: Buf> Stack<B> {
         }
         self.counters.mptfo_tx_packets += 1;
         self.counters.mptfo_tx_bytes += frame.len() as u64;
-        self.tx.push(frame);
+        let iface = self.emit_iface;
+        self.queue_tx(iface, frame);
     }
 
     /// The mapping of a new segment of subflow `sk` at `seq` carrying `data`
@@ -385,6 +390,12 @@ impl<B: Buf> Stack<B> {
     /// Sends a pure ACK on subflow `sk` (with DSS DATA_ACK or MP_CAPABLE as
     /// the connection state asks).
     pub(super) fn send_ack(&mut self, sk: Key) {
+        self.send_ack_with(sk, None);
+    }
+
+    /// A pure ACK, with a signalling option (ADD_ADDR, REMOVE_ADDR, MP_PRIO)
+    /// after the usual ones when given.
+    pub(super) fn send_ack_with(&mut self, sk: Key, extra: Option<MptcpOption>) {
         let now = self.now;
         let Some(sf) = self.subflows.get_mut(sk) else {
             return;
@@ -396,7 +407,16 @@ impl<B: Buf> Stack<B> {
             return;
         }
         let seq = sf.snd_nxt;
-        let mp_list = self.mptcp_options(sk, seq, None);
+        let mp_list = match sf.join_ack {
+            // RFC 8684 §3.2: the third ACK of a join carries the HMAC, and
+            // only that, until the peer acknowledges it.
+            Some(j) => vec![MptcpOption::MpJoin(j)],
+            None => {
+                let mut v = self.mptcp_options(sk, seq, None);
+                v.extend(extra);
+                v
+            }
+        };
         if let Some(c) = self.subflows.get(sk).and_then(|s| self.conns.get(s.conn)) {
             if c.can_data_ack() {
                 let ck = c.key;
@@ -431,6 +451,10 @@ impl<B: Buf> Stack<B> {
         let (local, remote) = (sf.tuple.src_addr, sf.tuple.dst_addr);
         let iss = sf.iss;
         let retransmit = !sf.rtx.is_empty();
+        if let Some(JoinLeg::Initiator(init)) = sf.join {
+            self.send_join_syn(sk, init.syn_option(), retransmit);
+            return;
+        }
         let Some(c) = self.conns.get_mut(ck) else {
             return;
         };
@@ -529,6 +553,54 @@ impl<B: Buf> Stack<B> {
         self.arm_subflow_timer(sk);
     }
 
+    /// The SYN of a join subflow: MP_JOIN, never TFO options or data.
+    fn send_join_syn(&mut self, sk: Key, join: MpJoin, retransmit: bool) {
+        let now = self.now;
+        let ts = self.cfg.timestamps.then(|| Timestamps {
+            tsval: ts_clock(now),
+            tsecr: 0,
+        });
+        let opts = syn_options(&SynParams {
+            mss: self.cfg.mss,
+            timestamps: ts,
+            wscale: Some(self.cfg.window_shift),
+            sack_permitted: self.cfg.sack,
+            fast_open: None,
+            mptcp: Some(MptcpOption::MpJoin(join)),
+        });
+        let iss = self.subflows[sk].iss;
+        let hdr = SegmentHeader {
+            seq: iss,
+            ack: None,
+            flags: TcpFlags::SYN,
+            window: self.cfg.recv_window.min(u16::MAX as u32) as u16,
+        };
+        if let Some(f) = self.emit(sk, hdr, &opts, Payload::None) {
+            self.push_tx(f);
+        }
+        self.counters.mptcp_mp_join_syn_tx += 1;
+        if retransmit {
+            self.counters.tcp_ext_tcp_syn_retrans += 1;
+        }
+        let sf = &mut self.subflows[sk];
+        if !retransmit {
+            sf.rtx.push_back(TxSegment {
+                seq: iss,
+                len: 0,
+                syn: true,
+                fin: false,
+                payload: None,
+                data: TxData::Plain,
+                sent_map: None,
+                sent_at: now,
+                retransmits: 0,
+            });
+            sf.snd_nxt = iss + 1;
+        }
+        sf.arm_rto(now);
+        self.arm_subflow_timer(sk);
+    }
+
     /// Builds a frame whose payload is `b` itself (zero copy); `b` must be
     /// the only handle to its storage, else the bytes are copied.
     fn emit_owned(
@@ -559,9 +631,12 @@ impl<B: Buf> Stack<B> {
         let Some(c) = self.conns.get(ck) else {
             return;
         };
-        let mptcp_opt = (c.mode != MptcpMode::Fallback).then(|| {
-            MptcpOption::MpCapable(MpCapable::synack(self.mpc_flags(c.checksum), c.local.key.0))
-        });
+        let mptcp_opt = match sf.join {
+            Some(JoinLeg::Responder(r)) => Some(MptcpOption::MpJoin(r.synack_option())),
+            _ => (c.mode != MptcpMode::Fallback).then(|| {
+                MptcpOption::MpCapable(MpCapable::synack(self.mpc_flags(c.checksum), c.local.key.0))
+            }),
+        };
         let ts = peer
             .tsval
             .filter(|_| self.cfg.timestamps)
@@ -609,6 +684,8 @@ impl<B: Buf> Stack<B> {
     /// FINs when due.
     pub(super) fn output_conn(&mut self, ck: Key) {
         let now = self.now;
+        self.output_join_syns(ck);
+        self.output_reinjections(ck);
         loop {
             let Some(c) = self.conns.get(ck) else {
                 return;
@@ -621,13 +698,14 @@ impl<B: Buf> Stack<B> {
             if c.mode == MptcpMode::Pending && c.hold_until_key {
                 break;
             }
-            let Some(sk) = self.pick_subflow(ck) else {
+            let want = c.unsent.front().map_or(0, |b| b.len());
+            let Some(sk) = self.pick_subflow(ck, want.min(super::max_payload(self.cfg.mss))) else {
                 break;
             };
             // A chunk larger than this subflow's segments (a peer MSS below
             // ours) is split; both parts then share the buffer.
             let max = super::max_payload(self.subflows[sk].mss);
-            let len = c.unsent.front().map_or(0, |b| b.len()).min(max) as u32;
+            let len = want.min(max) as u32;
             if self.subflows[sk].send_room() < len {
                 break;
             }
@@ -661,15 +739,141 @@ impl<B: Buf> Stack<B> {
         self.output_fins(ck);
     }
 
-    /// The subflow new data goes on: the first established one (the
-    /// multipath scheduler replaces this).
-    fn pick_subflow(&self, ck: Key) -> Option<Key> {
-        let c = self.conns.get(ck)?;
-        c.subflows.iter().copied().find(|&sk| {
-            self.subflows.get(sk).is_some_and(|s| {
-                s.state.can_send() && (s.state != TcpState::SynReceived || s.syn_data_len > 0)
+    /// Join subflows waiting for their first SYN go once the connection is
+    /// fully established (our key confirmed by a DATA_ACK; Linux opens
+    /// joins then too).
+    fn output_join_syns(&mut self, ck: Key) {
+        let Some(c) = self.conns.get(ck) else {
+            return;
+        };
+        if c.mode != MptcpMode::Established || (c.active && c.mpc_echo_pending) {
+            return;
+        }
+        let (remote, local) = (c.remote, c.local);
+        let waiting: Vec<Key> = c
+            .subflows
+            .iter()
+            .copied()
+            .filter(|&sk| {
+                self.subflows.get(sk).is_some_and(|s| {
+                    s.join.is_some() && s.state == TcpState::SynSent && s.rtx.is_empty()
+                })
             })
-        })
+            .collect();
+        for sk in waiting {
+            let Some(remote) = remote else {
+                return;
+            };
+            // The peer's C flag: no more subflows to its initial address.
+            let c = &self.conns[ck];
+            let initial = c.subflows.first().and_then(|&k| self.subflows.get(k));
+            let to_initial =
+                initial.is_some_and(|i| i.tuple.dst_addr == self.subflows[sk].tuple.dst_addr);
+            if c.peer_deny_join_id0 && to_initial && c.subflows[0] != sk {
+                self.counters.mptfo_join_denied_id0 += 1;
+                self.remove_subflow(sk);
+                continue;
+            }
+            let nonce = self.rand() as u32;
+            let sf = &self.subflows[sk];
+            let (addr, backup) = (sf.tuple.src_addr, sf.backup);
+            let pm_cfg = &self.pm_cfg;
+            let c = self.conns.get_mut(ck).expect("checked above");
+            let addr_id = c.pm.as_mut().map_or(0, |pm| pm.local_id(pm_cfg, addr));
+            let init = JoinInitiator::new(local.key, remote.key, nonce, addr_id, backup);
+            self.subflows[sk].join = Some(JoinLeg::Initiator(init));
+            self.send_syn(sk);
+        }
+    }
+
+    /// May subflow `s` carry data now (handshake done, third ACK of a join
+    /// acknowledged, not written off)?
+    fn usable(s: &Subflow<B>) -> bool {
+        s.state.can_send()
+            && (s.state != TcpState::SynReceived || s.syn_data_len > 0)
+            && s.join_ack.is_none()
+            && !(s.join.is_some() && s.state == TcpState::SynReceived)
+    }
+
+    /// The subflow the next `len` bytes go on: the connection's scheduler
+    /// (lowest RTT by default) over the usable subflows; backups only when
+    /// no other is usable. With one subflow, that one.
+    fn pick_subflow(&mut self, ck: Key, len: usize) -> Option<Key> {
+        let c = self.conns.get(ck)?;
+        if c.subflows.len() == 1 {
+            let sk = c.subflows[0];
+            return self
+                .subflows
+                .get(sk)
+                .is_some_and(|s| Self::usable(s) && s.send_room() as usize >= len)
+                .then_some(sk);
+        }
+        let mut keys = Vec::with_capacity(c.subflows.len());
+        let mut views = Vec::with_capacity(c.subflows.len());
+        for &sk in &c.subflows {
+            let Some(s) = self.subflows.get(sk) else {
+                continue;
+            };
+            let room = s.send_room();
+            views.push(SubflowView {
+                id: keys.len() as u32,
+                srtt: s.rtt.srtt(),
+                cwnd_room: if room as usize >= len { room } else { 0 },
+                backup: s.backup || s.peer_backup,
+                usable: Self::usable(s) && !s.stale,
+            });
+            keys.push(sk);
+        }
+        let c = self.conns.get_mut(ck)?;
+        c.scheduler.select(&views).map(|i| keys[i])
+    }
+
+    /// Data whose subflow died or stalls goes again on another subflow, at
+    /// its DSNs (RFC 8684 §3.3.6); what was DATA_ACKed meanwhile is
+    /// skipped.
+    fn output_reinjections(&mut self, ck: Key) {
+        let now = self.now;
+        loop {
+            let Some(c) = self.conns.get_mut(ck) else {
+                return;
+            };
+            let una = c.snd_una;
+            while c
+                .reinject
+                .front()
+                .is_some_and(|r| r.dsn + r.buf.len() <= una)
+            {
+                c.reinject.pop_front();
+            }
+            let Some(front) = c.reinject.front() else {
+                return;
+            };
+            let len = front.buf.len();
+            let Some(sk) = self.pick_subflow(ck, len.min(super::max_payload(self.cfg.mss))) else {
+                return;
+            };
+            let max = super::max_payload(self.subflows[sk].mss);
+            let c = self.conns.get_mut(ck).expect("checked above");
+            let mut chunk = c.reinject.pop_front().expect("checked above");
+            if chunk.buf.len() > max {
+                let mut rest = chunk.buf.share();
+                rest.trim_front(max);
+                chunk.buf.trim_back(chunk.buf.len() - max);
+                c.reinject.push_front(DataChunk {
+                    dsn: chunk.dsn + max,
+                    buf: rest,
+                });
+            }
+            let data = TxData::Mapped {
+                dsn: chunk.dsn,
+                data_fin: false,
+                mpc: false,
+            };
+            self.counters.mptcp_mptcp_retrans += 1;
+            self.counters.mptfo_reinjected += 1;
+            // A shared view: the frame is built from a copy.
+            let _ = self.send_new_segment(sk, data, chunk.buf, now);
+        }
     }
 
     /// Sends a new data segment on `sk` from the buffer `buf` and returns a
@@ -711,6 +915,7 @@ impl<B: Buf> Stack<B> {
         };
         self.counters.tcp_ext_tcp_orig_data_sent += 1;
         let sf = &mut self.subflows[sk];
+        sf.data_bytes_sent += len as u64;
         sf.rtx.push_back(TxSegment {
             seq,
             len,
@@ -977,6 +1182,7 @@ impl<B: Buf> Stack<B> {
             mptcp: &mp,
         });
         let mac = self.next_hop_mac(iface, tuple.dst_addr).unwrap_or([0; 6]);
+        self.emit_iface = iface;
         let frame = build_frame(
             &mut self.pool,
             &self.ifaces[iface],

@@ -23,6 +23,18 @@ use crate::tcp::cc::{AnyCc, CcAlgorithm, CongestionControl};
 use crate::tcp::rtt::{RttConfig, RttEstimator};
 use crate::time::Instant;
 
+/// The MP_JOIN handshake leg of a join subflow (RFC 8684 §3.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JoinLeg {
+    /// We will send the MP_JOIN SYN once the connection is fully
+    /// established (the peer's key is needed for the token).
+    Pending,
+    /// We sent the MP_JOIN SYN.
+    Initiator(crate::mp::join::JoinInitiator),
+    /// We answered an MP_JOIN SYN.
+    Responder(crate::mp::join::JoinResponder),
+}
+
 /// RFC 9293 §3.3.2 connection states.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TcpState {
@@ -302,6 +314,29 @@ pub struct Subflow<B> {
     pub syn_info: SynInfo,
     /// Listener: the TFO cookie the SYN/ACK offers, if any.
     pub synack_cookie: Option<FastOpenOption>,
+
+    // Multipath.
+    /// A join subflow (MP_JOIN), not the connection's initial one: it never
+    /// falls back.
+    pub join: Option<JoinLeg>,
+    /// Initiator: the third ACK's MP_JOIN (160-bit HMAC), repeated until the
+    /// peer acknowledges it (RFC 8684 §3.2, the "fourth ACK"); no data goes
+    /// on the subflow before.
+    pub join_ack: Option<mptfo_proto::options::MpJoin>,
+    /// Our B flag (this subflow is a backup path for us).
+    pub backup: bool,
+    /// The peer's B flag (MP_JOIN or MP_PRIO).
+    pub peer_backup: bool,
+    /// The path manager's name of the subflow.
+    pub pm_id: crate::mp::pm::PmSubflow,
+    /// Retransmission timeouts suggest the path is dead: the scheduler
+    /// avoids it, its unacknowledged data was reinjected elsewhere (until
+    /// an ACK moves again).
+    pub stale: bool,
+    /// Payload bytes sent for the first time on this subflow.
+    pub data_bytes_sent: u64,
+    /// In-order payload bytes received on this subflow.
+    pub data_bytes_received: u64,
 }
 
 impl<B: Buf> Subflow<B> {
@@ -325,6 +360,7 @@ impl<B: Buf> Subflow<B> {
         let algo = match cfg.congestion {
             CongestionAlgorithm::NewReno => CcAlgorithm::NewReno,
             CongestionAlgorithm::Cubic => CcAlgorithm::Cubic,
+            CongestionAlgorithm::Lia => CcAlgorithm::Lia,
         };
         Subflow {
             tuple,
@@ -370,6 +406,14 @@ impl<B: Buf> Subflow<B> {
             peer_dsn64: false,
             syn_info: SynInfo::default(),
             synack_cookie: None,
+            join: None,
+            join_ack: None,
+            backup: false,
+            peer_backup: false,
+            pm_id: crate::mp::pm::PmSubflow::INITIAL,
+            stale: false,
+            data_bytes_sent: 0,
+            data_bytes_received: 0,
         }
     }
 

@@ -515,6 +515,9 @@ pub enum CcAlgorithm {
     /// [`Cubic`] (the Linux default).
     #[default]
     Cubic,
+    /// [`Lia`](crate::mp::lia::Lia): RFC 6356 coupled congestion control
+    /// for the subflows of an MPTCP connection.
+    Lia,
 }
 
 /// Any controller, enum-dispatched (no virtual call per ACK).
@@ -524,6 +527,8 @@ pub enum AnyCc {
     NewReno(NewReno),
     /// CUBIC.
     Cubic(Cubic),
+    /// LIA (RFC 6356), coupled across a connection's subflows.
+    Lia(crate::mp::lia::Lia),
 }
 
 impl AnyCc {
@@ -532,6 +537,7 @@ impl AnyCc {
         match algorithm {
             CcAlgorithm::NewReno => AnyCc::NewReno(NewReno::new(mss)),
             CcAlgorithm::Cubic => AnyCc::Cubic(Cubic::new(mss)),
+            CcAlgorithm::Lia => AnyCc::Lia(crate::mp::lia::Lia::new(mss)),
         }
     }
 }
@@ -541,6 +547,7 @@ macro_rules! dispatch {
         match $self {
             AnyCc::NewReno($cc) => $e,
             AnyCc::Cubic($cc) => $e,
+            AnyCc::Lia($cc) => $e,
         }
     };
 }

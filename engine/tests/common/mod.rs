@@ -41,6 +41,10 @@ use mptfo_proto::SubflowSeq;
 
 pub const CLIENT_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 1, 1);
 pub const SERVER_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 1, 2);
+/// Second path (two-path pairs): the client's and server's second
+/// interfaces, on their own link.
+pub const CLIENT_IP2: Ipv4Addr = Ipv4Addr::new(10, 0, 2, 1);
+pub const SERVER_IP2: Ipv4Addr = Ipv4Addr::new(10, 0, 2, 2);
 pub const PORT: u16 = 8080;
 pub const MS: u64 = 1_000_000;
 
@@ -145,6 +149,47 @@ pub fn strip_mptcp(bytes: &mut [u8]) {
     }
 }
 
+/// The offset and length of the MP_JOIN option (MPTCP subtype 1) of a
+/// TCP frame, if it has one.
+fn find_mp_join(bytes: &[u8]) -> Option<(usize, usize)> {
+    let off = tcp_offset(bytes);
+    let hlen = ((bytes[off + 12] >> 4) as usize) * 4;
+    let mut i = off + 20;
+    let end = off + hlen;
+    while i + 1 < end {
+        match bytes[i] {
+            0 => break,
+            1 => i += 1,
+            kind => {
+                let len = bytes[i + 1] as usize;
+                if len < 2 {
+                    break;
+                }
+                if kind == 30 && len > 2 && bytes[i + 2] >> 4 == 1 {
+                    return Some((i, len));
+                }
+                i += len;
+            }
+        }
+    }
+    None
+}
+
+/// Changes the token of an MP_JOIN SYN.
+pub fn flip_join_token(bytes: &mut [u8]) {
+    if let Some((i, 12)) = find_mp_join(bytes) {
+        bytes[i + 4] ^= 0xff;
+    }
+}
+
+/// Changes the HMAC of an MP_JOIN SYN/ACK (truncated HMAC) or third ACK
+/// (160-bit HMAC).
+pub fn corrupt_join_hmac(bytes: &mut [u8]) {
+    if let Some((i, 16 | 24)) = find_mp_join(bytes) {
+        bytes[i + 4] ^= 0xff;
+    }
+}
+
 /// A recorded TCP segment, decoded for assertions.
 #[derive(Debug, Clone)]
 pub struct Pkt {
@@ -154,6 +199,8 @@ pub struct Pkt {
     pub n: usize,
     /// Dropped by a filter (never reached the peer).
     pub dropped: bool,
+    pub src_ip: IpAddr,
+    pub dst_ip: IpAddr,
     pub src_port: u16,
     pub dst_port: u16,
     pub flags: TcpFlags,
@@ -204,6 +251,8 @@ impl Pkt {
                 from,
                 n,
                 dropped,
+                src_ip: t2.src_addr,
+                dst_ip: t2.dst_addr,
                 src_port: t2.src_port,
                 dst_port: t2.dst_port,
                 flags: t2.flags,
@@ -390,6 +439,8 @@ pub struct Pair<CA: App<Recorder> = TestApp, SA: App<Recorder> = TestApp> {
     pub server: Worker<Recorder, SA>,
     pub trace: Rc<RefCell<Vec<Record>>>,
     pub control: LinkControl,
+    /// Every link's control, by path (`controls[0]` is `control`).
+    pub controls: Vec<LinkControl>,
 }
 
 pub fn iface(ip: Ipv4Addr, mac: [u8; 6], peer: [u8; 6], checksum: ChecksumCaps) -> Interface {
@@ -402,6 +453,23 @@ pub fn iface(ip: Ipv4Addr, mac: [u8; 6], peer: [u8; 6], checksum: ChecksumCaps) 
 }
 
 impl Pair {
+    /// A two-path pair of scripted [`TestApp`]s (see
+    /// [`Pair::two_paths_with_apps`]).
+    pub fn two_paths(
+        name: &str,
+        client_cfg: StackConfig,
+        server_cfg: StackConfig,
+        link1: LinkConfig,
+        link2: LinkConfig,
+        seed: u64,
+    ) -> Pair {
+        let clock = Clock::virtual_at(1_000 * MS);
+        let (ca, sa) = (TestApp::new(clock.clone()), TestApp::new(clock.clone()));
+        Pair::two_paths_with_apps(
+            name, clock, client_cfg, server_cfg, link1, link2, seed, ca, sa,
+        )
+    }
+
     /// A pair of scripted [`TestApp`]s with the given configs.
     pub fn new(
         name: &str,
@@ -466,9 +534,87 @@ impl<CA: App<Recorder>, SA: App<Recorder>> Pair<CA, SA> {
             client,
             server,
             trace,
+            controls: vec![control.clone()],
             control,
         };
         // Fill the stacks' buffer caches before the test's first call.
+        pair.step();
+        pair
+    }
+
+    /// Two paths: the client has 10.0.1.1 (port 0) and 10.0.2.1 (port 1),
+    /// the server 10.0.1.2 and 10.0.2.2, on two mem links (`link1`,
+    /// `link2`; the second link's MACs are changed so that the four ports
+    /// differ). Frames go out on the port of their subflow's interface.
+    #[allow(clippy::too_many_arguments)]
+    pub fn two_paths_with_apps(
+        name: &str,
+        clock: Clock,
+        client_cfg: StackConfig,
+        server_cfg: StackConfig,
+        link1: LinkConfig,
+        mut link2: LinkConfig,
+        seed: u64,
+        client_app: CA,
+        server_app: SA,
+    ) -> Pair<CA, SA> {
+        link2.mac_a[5] ^= 0x40;
+        link2.mac_b[5] ^= 0x40;
+        let (a1, b1) = MemLink::pair_with_clock(link1, seed, clock.clone());
+        let (a2, b2) = MemLink::pair_with_clock(link2, seed ^ 0x2222, clock.clone());
+        let trace = Rc::new(RefCell::new(Vec::new()));
+        let controls = vec![a1.control(), a2.control()];
+        let now = Instant(clock.now());
+        let cstack = Stack::new(
+            client_cfg,
+            vec![
+                iface(CLIENT_IP, link1.mac_a, link1.mac_b, link1.checksum),
+                iface(CLIENT_IP2, link2.mac_a, link2.mac_b, link2.checksum),
+            ],
+            0,
+            1,
+            seed ^ 0xc1,
+            now,
+        );
+        let mut sstack = Stack::new(
+            server_cfg,
+            vec![
+                iface(SERVER_IP, link1.mac_b, link1.mac_a, link1.checksum),
+                iface(SERVER_IP2, link2.mac_b, link2.mac_a, link2.checksum),
+            ],
+            0,
+            1,
+            seed ^ 0x5e,
+            now,
+        );
+        sstack.listen(PORT);
+        let port = |inner: MemPort, side: Side| Recorder {
+            inner,
+            side,
+            trace: trace.clone(),
+            record: true,
+            filter: None,
+            sent: 0,
+        };
+        let client = Worker::new(
+            cstack,
+            vec![port(a1, Side::Client), port(a2, Side::Client)],
+            client_app,
+        );
+        let server = Worker::new(
+            sstack,
+            vec![port(b1, Side::Server), port(b2, Side::Server)],
+            server_app,
+        );
+        let mut pair = Pair {
+            name: name.to_string(),
+            clock,
+            client,
+            server,
+            trace,
+            control: controls[0].clone(),
+            controls,
+        };
         pair.step();
         pair
     }
@@ -487,10 +633,26 @@ impl<CA: App<Recorder>, SA: App<Recorder>> Pair<CA, SA> {
         self.server.ports[0].filter = Some(f);
     }
 
+    /// Installs a filter on the transmit path of the client's port `port`.
+    pub fn filter_client_port(&mut self, port: usize, f: Filter) {
+        self.client.ports[port].filter = Some(f);
+    }
+
+    /// Installs a filter on the transmit path of the server's port `port`.
+    pub fn filter_server_port(&mut self, port: usize, f: Filter) {
+        self.server.ports[port].filter = Some(f);
+    }
+
     /// Stops recording frames (long runs).
     pub fn stop_recording(&mut self) {
-        self.client.ports[0].record = false;
-        self.server.ports[0].record = false;
+        for p in self
+            .client
+            .ports
+            .iter_mut()
+            .chain(self.server.ports.iter_mut())
+        {
+            p.record = false;
+        }
     }
 
     /// One iteration of both workers at the current time (repeated until
@@ -513,8 +675,14 @@ impl<CA: App<Recorder>, SA: App<Recorder>> Pair<CA, SA> {
                 t = Some(t.map_or(x, |y: u64| y.min(x)));
             }
         };
-        consider(self.client.ports[0].inner.next_delivery_time());
-        consider(self.server.ports[0].inner.next_delivery_time());
+        for p in self
+            .client
+            .ports
+            .iter_mut()
+            .chain(self.server.ports.iter_mut())
+        {
+            consider(p.inner.next_delivery_time());
+        }
         consider(self.client.next_deadline().map(|d| d.0));
         consider(self.server.next_deadline().map(|d| d.0));
         t
