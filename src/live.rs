@@ -1,26 +1,45 @@
-//! `mptfo serve` and `mptfo loadgen`: one worker on one DPDK port, on the
-//! main thread (the EAL main lcore), in real time.
+//! `mptfo serve` and `mptfo loadgen` on one DPDK port, in real time.
 //!
-//! Set-up: EAL from `--eal`, a mempool, the port (the only one the EAL
-//! arguments create, or `--port`), a stack with the port's MAC and
+//! Set-up: EAL from `--eal` (or the `--config` file), a mempool, the port
+//! (the only one the EAL arguments create, or `--port`) with one rx/tx
+//! queue pair per worker, a stack per worker with the port's MAC and
 //! checksum offloads and the `--ip` addresses, static neighbours from
-//! `--neighbor`; optionally every frame of the port captured to `--pcap`.
-//! The loops themselves are `mptfo_bench::live`.
+//! `--neighbor`; optionally every frame of the port captured to `--pcap`
+//! (one worker only). The loops themselves are `mptfo_bench::live`.
+//!
+//! Workers: without `--cores`, one worker on the main thread (the EAL main
+//! lcore). With `--cores LIST` (serve), one thread per CPU, registered with
+//! the EAL and pinned, each with its own queue pair and its own stack (core
+//! `k` of `n`: MPTCP tokens name the core); every received frame goes
+//! through the software steering step (`mptfo_bench::steer`: the core of a
+//! flow is `mptfo_engine::shard::core_of`, symmetric Toeplitz + RETA), so a
+//! flow the kernel's fan-out put on the wrong queue still reaches its core.
+//! Nothing is shared between workers but the steering inboxes and the stop
+//! flag.
+//!
+//! Settings: flags, or `--config FILE` with `--set PATH=VALUE` overrides;
+//! a flag given on the command line beats `--set`, which beats the file,
+//! which beats the flag's default. A file that does not load or validate
+//! is reported as the config crate words it, exit status 2.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
+use clap::parser::ValueSource;
+use clap::ArgMatches;
 use mptfo_bench::live::{self as run, LiveConfig, LiveLoadgenInfo, LiveStats};
-use mptfo_bench::{LoadgenApp, LoadgenConfig, ServeApp, ServeMode};
+use mptfo_bench::steer::{SteerStats, SteeredPort, Steering, INBOX_CAPACITY};
+use mptfo_bench::{LoadgenApp, LoadgenConfig, ServeApp, ServeMode, ServeStats};
 use mptfo_dpdk::{DpdkPort, DpdkQueue, Eal, Mempool, PortConfig, PortRef};
 use mptfo_engine::config::StackConfig;
 use mptfo_engine::counters::Counters;
-use mptfo_engine::stack::{Interface, Stack};
+use mptfo_engine::stack::{CloseReason, Interface, Stack};
 use mptfo_engine::time::Instant;
 use mptfo_engine::worker::Worker;
 use mptfo_nic::{Clock, PcapTap, PcapWriter, Port, PortStats, DEFAULT_DATA_ROOM};
@@ -99,15 +118,16 @@ fn mac_str(m: [u8; 6]) -> String {
 #[derive(clap::Args, Debug)]
 pub(crate) struct DpdkArgs {
     /// EAL arguments as one string, e.g. "--no-huge -m 256 --no-pci
-    /// --no-shconf -l 0 --vdev=net_af_packet0,iface=veth0".
-    #[arg(long, allow_hyphen_values = true)]
-    eal: String,
+    /// --no-shconf -l 0 --vdev=net_af_packet0,iface=veth0" (default with
+    /// --config: the file's [eal] and [[port]]).
+    #[arg(long, allow_hyphen_values = true, required_unless_present = "config")]
+    eal: Option<String>,
     /// The port: device name or port id (default: the only port the EAL
     /// arguments create, else the first --vdev).
     #[arg(long)]
     port: Option<String>,
     /// Our address on the port, ADDR/LEN (repeatable).
-    #[arg(long = "ip", required = true)]
+    #[arg(long = "ip", required_unless_present = "config")]
     ips: Vec<IpPrefix>,
     /// A static neighbour, IP=MAC (repeatable). The first one is also
     /// where frames to unknown addresses go.
@@ -124,6 +144,211 @@ pub(crate) struct DpdkArgs {
     /// no timer due (default: busy-poll).
     #[arg(long, value_parser = parse_duration)]
     idle_sleep: Option<Duration>,
+    /// Worker cores, e.g. `0,1` or `0-1`: one worker thread per CPU,
+    /// pinned, each with its own stack and its own rx/tx queue pair of the
+    /// port (the port is configured with that many queues: give af_packet
+    /// `qpairs=N` in its devargs). Frames of a flow another core owns
+    /// (symmetric Toeplitz of the 4-tuple) are steered to it in software.
+    /// Default: one worker, on the main thread.
+    #[arg(long)]
+    cores: Option<CoreList>,
+    #[command(flatten)]
+    file: FileArgs,
+}
+
+/// The settings file.
+///
+/// Precedence: a flag given on the command line, then `--set`, then the
+/// file, then the flag's default. (The file is loaded with the `--set`
+/// assignments as overrides and validated; then every flag the command
+/// line gave replaces the file's value of the same setting.)
+#[derive(clap::Args, Debug, Default)]
+pub(crate) struct FileArgs {
+    /// A TOML settings file (see config/examples/): EAL, port, addresses,
+    /// neighbours, cores, TCP/TFO/MPTCP and the role's section. Flags
+    /// given on the command line override it. Only the first [[port]] is
+    /// driven.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Overrides one key of the file, PATH=VALUE (repeatable), e.g.
+    /// serve.duration_s=1 (applied over the file, under the flags).
+    #[arg(long = "set", value_name = "PATH=VALUE", requires = "config")]
+    set: Vec<String>,
+    /// Validate the settings, print the effective ones and exit (no DPDK).
+    #[arg(long)]
+    check_config: bool,
+}
+
+/// A settings file that failed to load or validate: `main` prints it and
+/// exits with status 2.
+#[derive(Debug)]
+pub(crate) struct BadConfig(pub String);
+
+impl std::fmt::Display for BadConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BadConfig {}
+
+/// Loads `--config` with the `--set` overrides.
+fn load_file(f: &FileArgs) -> Result<Option<mptfo_config::Config>> {
+    let Some(path) = &f.config else {
+        return Ok(None);
+    };
+    let mut o = mptfo_config::Overrides::new();
+    for a in &f.set {
+        o.push_assignment(a)
+            .map_err(|e| anyhow::Error::new(BadConfig(e.to_string())))?;
+    }
+    mptfo_config::Config::from_file_with(path, &o)
+        .map(Some)
+        .map_err(|e| anyhow::Error::new(BadConfig(e.to_string())))
+}
+
+/// Whether the command line itself gave argument `id` (not a default).
+fn given(m: Option<&ArgMatches>, id: &str) -> bool {
+    m.and_then(|m| m.value_source(id)) == Some(ValueSource::CommandLine)
+}
+
+impl DpdkArgs {
+    /// Fills what the command line did not give from the file.
+    fn apply_file(&mut self, c: &mptfo_config::Config, m: Option<&ArgMatches>) -> Result<()> {
+        let port = c.ports.first();
+        if c.ports.len() > 1 {
+            eprintln!(
+                "note: the file has {} ports; this program drives the first ({}) only",
+                c.ports.len(),
+                c.ports[0].name
+            );
+        }
+        if !given(m, "eal") {
+            let mut args = c.eal_args();
+            // Only the driven port's device.
+            if c.ports.len() > 1 {
+                let skip: Vec<String> = c.ports[1..]
+                    .iter()
+                    .filter_map(|p| p.vdev.as_ref().map(|v| format!("--vdev={v}")))
+                    .collect();
+                args.retain(|a| !skip.contains(a));
+            }
+            self.eal = Some(args.join(" "));
+        }
+        if !given(m, "ips") {
+            self.ips = port
+                .map(|p| {
+                    p.addresses
+                        .iter()
+                        .map(|a| IpPrefix {
+                            addr: a.addr,
+                            len: a.prefix_len,
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            if self.ips.is_empty() {
+                bail!(BadConfig(
+                    "config: no [[port]] with addresses, and no --ip".into()
+                ));
+            }
+        }
+        if !given(m, "neighbors") {
+            if let Some(p) = port {
+                self.neighbors = p
+                    .neighbours
+                    .iter()
+                    .map(|n| Neighbor {
+                        ip: n.ip,
+                        mac: n.mac.0,
+                    })
+                    .collect();
+            }
+        }
+        if !given(m, "port") {
+            if let Some(d) = port.and_then(|p| p.vdev.clone().or_else(|| p.pci.clone())) {
+                self.port = Some(d);
+            }
+        }
+        if !given(m, "cores") {
+            let cpus: Vec<usize> = c.cores.as_slice().iter().map(|&c| c as usize).collect();
+            self.cores = Some(CoreList(cpus));
+        }
+        Ok(())
+    }
+}
+
+/// The file's TCP, TFO and MPTCP settings on a stack configuration (flags
+/// are applied after this).
+fn stack_config_from(c: &mptfo_config::Config) -> StackConfig {
+    use mptfo_engine::config::CongestionAlgorithm;
+    let t = &c.tcp;
+    let mut s = StackConfig {
+        mss: c.mss(),
+        recv_window: t.recv_window,
+        window_shift: t.window_shift,
+        send_buffer: t.send_buffer as usize,
+        timestamps: t.timestamps,
+        sack: t.sack,
+        congestion: match t.congestion {
+            mptfo_config::Congestion::Cubic => CongestionAlgorithm::Cubic,
+            mptfo_config::Congestion::NewReno => CongestionAlgorithm::NewReno,
+        },
+        min_rto: t.min_rto(),
+        max_rto: t.max_rto(),
+        initial_rto: t.initial_rto(),
+        syn_retries: t.syn_retries,
+        synack_retries: t.synack_retries,
+        data_retries: t.data_retries,
+        delayed_ack: t.delayed_ack(),
+        time_wait: t.time_wait(),
+        reply_timing: match c.mptcp.reply_timing {
+            mptfo_config::ReplyTiming::Hold => mptfo_engine::config::ReplyTiming::Hold,
+            mptfo_config::ReplyTiming::Early => mptfo_engine::config::ReplyTiming::Early,
+        },
+        ..StackConfig::default()
+    };
+    let ts = &c.tfo.server;
+    s.tfo_server.enabled = ts.enabled;
+    s.tfo_server.no_cookie = ts.no_cookie;
+    s.tfo_server.queue_len = ts.queue_len as usize;
+    if let Some(k) = ts.key {
+        s.tfo_server.key = k.0;
+    }
+    s.tfo_server.backup_key = ts.backup_key.map(|k| k.0);
+    s.tfo_client.enabled = c.tfo.client.enabled;
+    s.tfo_client.negative_cache = c.tfo.client.negative_cache();
+    s.mptcp.enabled = c.mptcp.enabled;
+    s.mptcp.checksum = c.mptcp.checksum;
+    s.mptcp.deny_join_id0 = c.mptcp.deny_join_id0;
+    s
+}
+
+/// A CPU list: `0,1`, `0-3`, `0-1,4`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CoreList(pub Vec<usize>);
+
+impl FromStr for CoreList {
+    type Err = String;
+    fn from_str(s: &str) -> Result<CoreList, String> {
+        mptfo_bench::steer::parse_cpu_list(s).map(CoreList)
+    }
+}
+
+impl DpdkArgs {
+    fn eal_str(&self) -> &str {
+        self.eal.as_deref().unwrap_or("")
+    }
+
+    /// The worker CPUs; empty: one worker on the main thread.
+    fn worker_cpus(&self) -> &[usize] {
+        self.cores.as_ref().map_or(&[], |c| &c.0)
+    }
+
+    /// Number of workers (and queue pairs).
+    fn workers(&self) -> usize {
+        self.worker_cpus().len().max(1)
+    }
 }
 
 #[derive(clap::Args, Debug)]
@@ -164,8 +389,8 @@ pub(crate) struct LoadgenArgs {
     #[command(flatten)]
     dpdk: DpdkArgs,
     /// The server, ADDR:PORT.
-    #[arg(long)]
-    target: SocketAddr,
+    #[arg(long, required_unless_present = "config")]
+    target: Option<SocketAddr>,
     /// Transactions in flight at once (connections).
     #[arg(long, short = 'c', default_value_t = 1)]
     connections: usize,
@@ -276,15 +501,15 @@ struct PortInfo {
     mac: [u8; 6],
 }
 
-/// Runs `f` with the port's first queue inside an initialised EAL, then
-/// tears everything down in order (queue, port, mempool, EAL, runtime
-/// directory).
+/// Runs `f` with the port's queues (one per worker) inside an initialised
+/// EAL, then tears everything down in order (queues, port, mempool, EAL,
+/// runtime directory).
 fn with_port<T>(
     a: &DpdkArgs,
     pool_name: &str,
-    f: impl FnOnce(DpdkQueue<'_>, &PortInfo) -> Result<T>,
+    f: impl FnOnce(&Eal, Vec<DpdkQueue<'_>>, &PortInfo) -> Result<T>,
 ) -> Result<T> {
-    let args: Vec<String> = a.eal.split_whitespace().map(str::to_owned).collect();
+    let args: Vec<String> = a.eal_str().split_whitespace().map(str::to_owned).collect();
     if args.is_empty() {
         bail!("--eal is empty: give the EAL arguments, e.g. \"--no-huge -m 256 --no-pci --no-shconf -l 0 --vdev=net_af_packet0,iface=veth0\"");
     }
@@ -314,17 +539,33 @@ fn with_port<T>(
                     }
                 }
             };
-            let (port, mut queues) =
-                DpdkPort::configure(&eal, dev.clone(), &PortConfig::default(), &pool)
-                    .map_err(|e| anyhow!("configuring port {dev:?}: {e}"))?;
-            let q = queues.remove(0);
-            drop(queues);
+            let n = a.workers() as u16;
+            let pcfg = PortConfig {
+                rx_queues: n,
+                tx_queues: n,
+                ..PortConfig::default()
+            };
+            let (port, queues) =
+                DpdkPort::configure(&eal, dev.clone(), &pcfg, &pool).map_err(|e| {
+                    let hint = if n > 1 {
+                        format!(" (with {n} queue pairs: an af_packet vdev needs qpairs={n})")
+                    } else {
+                        String::new()
+                    };
+                    anyhow!("configuring port {dev:?}: {e}{hint}")
+                })?;
+            if queues.len() != usize::from(n) {
+                bail!(
+                    "port {dev:?}: asked for {n} queue pairs, got {}",
+                    queues.len()
+                );
+            }
             let info = PortInfo {
                 name: port.name().to_owned(),
                 driver: port.info().driver.clone(),
-                mac: q.caps().mac,
+                mac: queues[0].caps().mac,
             };
-            let r = f(q, &info);
+            let r = f(&eal, queues, &info);
             drop(port);
             r
         })();
@@ -337,8 +578,16 @@ fn with_port<T>(
     result
 }
 
-/// The stack of a role on a port with capabilities of `port`.
-fn make_stack<P: Port>(a: &DpdkArgs, port: &P, cfg: StackConfig, clock: &Clock) -> Stack<P::Buf> {
+/// The stack of a role on a port with capabilities of `port`: core `core`
+/// of `cores`.
+fn make_stack<P: Port>(
+    a: &DpdkArgs,
+    port: &P,
+    cfg: StackConfig,
+    clock: &Clock,
+    core: u32,
+    cores: u32,
+) -> Stack<P::Buf> {
     let caps = port.caps();
     let default_peer = a.neighbors.first().map_or([0xff; 6], |n| n.mac);
     let iface = Interface {
@@ -347,7 +596,14 @@ fn make_stack<P: Port>(a: &DpdkArgs, port: &P, cfg: StackConfig, clock: &Clock) 
         default_peer_mac: default_peer,
         checksum: caps.checksum,
     };
-    let mut stack = Stack::new(cfg, vec![iface], 0, 1, random_u64(), Instant(clock.now()));
+    let mut stack = Stack::new(
+        cfg,
+        vec![iface],
+        core,
+        cores,
+        random_u64(),
+        Instant(clock.now()),
+    );
     for n in &a.neighbors {
         stack.add_neighbor(n.ip, n.mac);
     }
@@ -374,7 +630,139 @@ fn print_port_stats(s: &PortStats) {
     );
 }
 
-pub(crate) fn serve(a: ServeArgs) -> Result<()> {
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The effective settings shared by both roles (`--check-config`).
+fn print_dpdk_settings(d: &DpdkArgs) {
+    println!("  eal         {}", d.eal_str());
+    println!(
+        "  port        {}",
+        d.port.as_deref().unwrap_or("(the only / first vdev)")
+    );
+    println!(
+        "  ip          {}",
+        d.ips
+            .iter()
+            .map(|p| format!("{}/{}", p.addr, p.len))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    println!(
+        "  neighbors   {}",
+        d.neighbors
+            .iter()
+            .map(|n| format!("{}={}", n.ip, mac_str(n.mac)))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    println!(
+        "  cores       {}",
+        if d.worker_cpus().is_empty() {
+            "(one worker, main thread)".to_owned()
+        } else {
+            format!("{:?}", d.worker_cpus())
+        }
+    );
+    println!("  mbufs       {}", d.mbufs);
+    if let Some(p) = &d.pcap {
+        println!("  pcap        {}", p.display());
+    }
+}
+
+fn print_stack_settings(c: &StackConfig) {
+    println!(
+        "  tcp         mss {} congestion {:?} rto {:?}..{:?} (initial {:?}) time_wait {:?}",
+        c.mss, c.congestion, c.min_rto, c.max_rto, c.initial_rto, c.time_wait
+    );
+    println!(
+        "  tfo         server {} (no_cookie {}, queue {}), client {}",
+        c.tfo_server.enabled, c.tfo_server.no_cookie, c.tfo_server.queue_len, c.tfo_client.enabled
+    );
+    println!(
+        "  mptcp       enabled {} checksum {} reply {:?}",
+        c.mptcp.enabled, c.mptcp.checksum, c.reply_timing
+    );
+}
+
+pub(crate) fn serve(mut a: ServeArgs, m: Option<&ArgMatches>) -> Result<()> {
+    let file = load_file(&a.dpdk.file)?;
+    let mut base = StackConfig::default();
+    if let Some(c) = &file {
+        a.dpdk.apply_file(c, m)?;
+        base = stack_config_from(c);
+        if !given(m, "time_wait") {
+            a.time_wait = base.time_wait;
+        }
+        if !given(m, "reply") {
+            a.reply = match base.reply_timing {
+                mptfo_engine::config::ReplyTiming::Hold => Reply::Hold,
+                mptfo_engine::config::ReplyTiming::Early => Reply::Early,
+            };
+        }
+        if !given(m, "tfo_key") {
+            if let Some(k) = c.tfo.server.key {
+                a.tfo_key = Some(hex(&k.0));
+            }
+        }
+        if let Some(sv) = &c.serve {
+            if !given(m, "listen") {
+                a.listen = sv.listen_port;
+            }
+            if !given(m, "mode") {
+                a.mode = match sv.mode {
+                    mptfo_config::ServeMode::Rpc => Mode::Rpc,
+                    mptfo_config::ServeMode::Echo => Mode::Echo,
+                };
+            }
+            if !given(m, "response_bytes") {
+                a.response_bytes = sv.response_bytes as usize;
+            }
+            if !given(m, "duration") {
+                a.duration = sv.duration().or(a.duration);
+            }
+            if !given(m, "pcap") && sv.pcap.is_some() {
+                a.dpdk.pcap = sv.pcap.clone();
+            }
+        }
+    }
+    if a.dpdk.file.check_config {
+        println!(
+            "serve: settings ok{}",
+            a.dpdk
+                .file
+                .config
+                .as_ref()
+                .map(|p| format!(" ({})", p.display()))
+                .unwrap_or_default()
+        );
+        print_dpdk_settings(&a.dpdk);
+        println!("  listen      {}", a.listen);
+        println!(
+            "  mode        {:?} (request {} B, response {} B)",
+            a.mode, a.request_bytes, a.response_bytes
+        );
+        println!("  reply       {:?}", a.reply);
+        println!(
+            "  duration    {}",
+            a.duration
+                .map_or("until a signal".to_owned(), |d| format!("{d:?}"))
+        );
+        println!(
+            "  tfo key     {}",
+            if a.tfo_key.is_some() {
+                "fixed"
+            } else {
+                "random"
+            }
+        );
+        let mut eff = base;
+        eff.time_wait = a.time_wait;
+        eff.reply_timing = a.reply.timing();
+        print_stack_settings(&eff);
+        return Ok(());
+    }
     let key = match &a.tfo_key {
         Some(k) => crate::parse_tfo_key(k)?.0,
         None => {
@@ -400,12 +788,15 @@ pub(crate) fn serve(a: ServeArgs) -> Result<()> {
         idle_sleep: a.dpdk.idle_sleep,
         ..LiveConfig::default()
     };
-    with_port(&a.dpdk, "mptfo_serve", |q, info| {
+    if a.dpdk.workers() > 1 && a.dpdk.pcap.is_some() {
+        bail!("--pcap works with one worker only (no --cores, or a single CPU)");
+    }
+    with_port(&a.dpdk, "mptfo_serve", |eal, mut queues, info| {
         let clock = Clock::real_time();
         let mut cfg = StackConfig {
             reply_timing: a.reply.timing(),
             time_wait: a.time_wait,
-            ..StackConfig::default()
+            ..base
         };
         cfg.tfo_server.key = key;
         let announce = |mac: [u8; 6]| {
@@ -426,9 +817,19 @@ pub(crate) fn serve(a: ServeArgs) -> Result<()> {
             );
             let _ = std::io::stdout().flush();
         };
+        // Worker threads (pinned) whenever --cores (or the file) names the
+        // CPUs; the main thread otherwise, and for a capture.
+        if queues.len() > 1 || (a.dpdk.cores.is_some() && a.dpdk.pcap.is_none()) {
+            let outcomes = serve_workers(eal, queues, &a, cfg, mode, &clock, stop, &live, || {
+                announce(info.mac)
+            })?;
+            print_serve_summary(&outcomes);
+            return Ok(());
+        }
+        let q = queues.remove(0);
         match &a.dpdk.pcap {
             None => {
-                let stack = make_stack(&a.dpdk, &q, cfg, &clock);
+                let stack = make_stack(&a.dpdk, &q, cfg, &clock, 0, 1);
                 let mut w = Worker::new(stack, vec![q], ServeApp::new(mode));
                 w.stack.listen(a.listen);
                 announce(info.mac);
@@ -438,7 +839,7 @@ pub(crate) fn serve(a: ServeArgs) -> Result<()> {
             }
             Some(path) => {
                 let tap = PcapTap::new(q, pcap_writer(path)?, clock.clone());
-                let stack = make_stack(&a.dpdk, &tap, cfg, &clock);
+                let stack = make_stack(&a.dpdk, &tap, cfg, &clock, 0, 1);
                 let mut w = Worker::new(stack, vec![tap], ServeApp::new(mode));
                 w.stack.listen(a.listen);
                 announce(info.mac);
@@ -455,34 +856,283 @@ pub(crate) fn serve(a: ServeArgs) -> Result<()> {
     })
 }
 
+/// What one serve worker did.
+struct ServeOutcome {
+    /// The CPU it was pinned to (`None`: the main thread, not pinned here).
+    cpu: Option<usize>,
+    pinned: bool,
+    stats: ServeStats,
+    error_reasons: Vec<(CloseReason, u64)>,
+    open: usize,
+    port: PortStats,
+    counters: Counters,
+    steer: Option<SteerStats>,
+    live: LiveStats,
+}
+
+fn serve_outcome<P: Port>(w: &Worker<P, ServeApp>, st: &LiveStats) -> ServeOutcome {
+    ServeOutcome {
+        cpu: None,
+        pinned: false,
+        stats: w.app.stats,
+        error_reasons: w.app.error_reasons.clone(),
+        open: w.app.open_connections(),
+        port: w.ports[0].stats(),
+        counters: w.stack.counters(),
+        steer: None,
+        live: *st,
+    }
+}
+
 fn serve_summary<P: Port>(w: &Worker<P, ServeApp>, st: &LiveStats) {
-    let s = &w.app.stats;
+    print_serve_summary(&[serve_outcome(w, st)]);
+}
+
+/// The exit summary: the totals (the line the tests read), then per core
+/// and the steering figures when there are several workers, the port and
+/// the counters (summed over the cores).
+fn print_serve_summary(outs: &[ServeOutcome]) {
+    let mut s = ServeStats::default();
+    let mut open = 0;
+    let mut reasons: Vec<(CloseReason, u64)> = Vec::new();
+    let mut port = PortStats::default();
+    for o in outs {
+        s.accepted += o.stats.accepted;
+        s.closed += o.stats.closed;
+        s.errors += o.stats.errors;
+        s.requests += o.stats.requests;
+        s.rx_bytes += o.stats.rx_bytes;
+        s.tx_bytes += o.stats.tx_bytes;
+        s.send_errors += o.stats.send_errors;
+        open += o.open;
+        for &(r, n) in &o.error_reasons {
+            match reasons.iter_mut().find(|(q, _)| *q == r) {
+                Some((_, m)) => *m += n,
+                None => reasons.push((r, n)),
+            }
+        }
+        port.rx_packets += o.port.rx_packets;
+        port.rx_bytes += o.port.rx_bytes;
+        port.rx_dropped += o.port.rx_dropped;
+        port.tx_packets += o.port.tx_packets;
+        port.tx_bytes += o.port.tx_bytes;
+        port.tx_dropped += o.port.tx_dropped;
+    }
+    let st = outs.first().map(|o| o.live).unwrap_or_default();
+    let wall_ns = outs.iter().map(|o| o.live.wall_ns).max().unwrap_or(0);
     println!(
         "serve: stopped ({}) after {:.3} s: {} connections accepted, {} closed ({} with errors), {} open; {} requests, {} bytes in, {} bytes out",
-        if st.interrupted {
+        if outs.iter().any(|o| o.live.interrupted) {
             "signal"
         } else if st.duration_reached {
             "duration"
         } else {
             "end"
         },
-        st.wall_ns as f64 / 1e9,
+        wall_ns as f64 / 1e9,
         s.accepted,
         s.closed,
         s.errors,
-        w.app.open_connections(),
+        open,
         s.requests,
         s.rx_bytes,
         s.tx_bytes
     );
-    if !w.app.error_reasons.is_empty() {
-        println!("serve: errors by reason: {:?}", w.app.error_reasons);
+    if !reasons.is_empty() {
+        println!("serve: errors by reason: {reasons:?}");
     }
-    print_port_stats(&w.ports[0].stats());
-    print_counters("serve", &w.stack.counters());
+    if outs.iter().any(|o| o.cpu.is_some()) {
+        let mut total = SteerStats::default();
+        for (k, o) in outs.iter().enumerate() {
+            println!(
+                "serve: core {k} (cpu {}{}): {} connections accepted, {} closed, {} requests; {} polls, {} frames; cpu {:.3} s",
+                o.cpu.map_or("main".to_owned(), |c| c.to_string()),
+                if o.pinned { ", pinned" } else { ", not pinned" },
+                o.stats.accepted,
+                o.stats.closed,
+                o.stats.requests,
+                o.live.polls,
+                o.live.frames,
+                o.live.cpu_ns as f64 / 1e9
+            );
+            if let Some(t) = o.steer.as_ref().filter(|_| outs.len() > 1) {
+                println!("serve: core {k} steering: {}", t.line());
+                total.add(t);
+            }
+        }
+        if outs.len() > 1 {
+            println!("serve: steering: {}", total.line());
+        }
+    }
+    print_port_stats(&port);
+    let counters = Counters::sum(outs.iter().map(|o| &o.counters));
+    print_counters("serve", &counters);
 }
 
-pub(crate) fn loadgen(a: LoadgenArgs) -> Result<()> {
+/// Runs one pinned serve worker per queue, each with its own stack (core
+/// `k` of `n`) behind the software steering step; `announce` runs once
+/// every worker listens.
+#[allow(clippy::too_many_arguments)]
+fn serve_workers<'a>(
+    eal: &Eal,
+    queues: Vec<DpdkQueue<'a>>,
+    a: &ServeArgs,
+    cfg: StackConfig,
+    mode: ServeMode,
+    clock: &Clock,
+    stop: &AtomicBool,
+    live: &LiveConfig,
+    announce: impl FnOnce(),
+) -> Result<Vec<ServeOutcome>> {
+    let cpus = a.dpdk.worker_cpus();
+    let n = queues.len();
+    let steering = Steering::new(n, INBOX_CAPACITY);
+    let ready = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let mut handles = Vec::new();
+        for (k, q) in queues.into_iter().enumerate() {
+            let cpu = cpus[k];
+            let (steering, ready, failed) = (&steering, &ready, &failed);
+            let clock = clock.clone();
+            let h = std::thread::Builder::new()
+                .name(format!("mptfo-w{k}"))
+                .spawn_scoped(s, move || -> Result<ServeOutcome> {
+                    let r = (|| {
+                        let _lcore = eal
+                            .register_thread()
+                            .map_err(|e| anyhow!("worker {k}: registering with the EAL: {e}"))?;
+                        let pinned = mptfo_bench::steer::pin_to_cpu(cpu);
+                        if !pinned {
+                            eprintln!(
+                                "serve: worker {k}: could not pin to cpu {cpu}; running unpinned"
+                            );
+                        }
+                        let port = SteeredPort::new(q, k, steering);
+                        let stack = make_stack(&a.dpdk, &port, cfg, &clock, k as u32, n as u32);
+                        let mut w = Worker::new(stack, vec![port], ServeApp::new(mode));
+                        w.stack.listen(a.listen);
+                        ready.fetch_add(1, Ordering::SeqCst);
+                        let st = run::serve(&mut w, &clock, stop, live);
+                        let mut o = serve_outcome(&w, &st);
+                        o.cpu = Some(cpu);
+                        o.pinned = pinned;
+                        o.steer = Some(w.ports[0].stats);
+                        Ok(o)
+                    })();
+                    if r.is_err() {
+                        failed.store(true, Ordering::SeqCst);
+                    }
+                    r
+                })
+                .context("starting a worker thread")?;
+            handles.push(h);
+        }
+        // The line the tests wait for once every worker listens.
+        while ready.load(Ordering::SeqCst) < n && !failed.load(Ordering::SeqCst) {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        if !failed.load(Ordering::SeqCst) {
+            announce();
+        }
+        let mut outs = Vec::new();
+        let mut first_err = None;
+        for h in handles {
+            match h.join() {
+                Ok(Ok(o)) => outs.push(o),
+                Ok(Err(e)) => {
+                    // The others must stop too.
+                    stop.store(true, Ordering::SeqCst);
+                    first_err.get_or_insert(e);
+                }
+                Err(_) => {
+                    stop.store(true, Ordering::SeqCst);
+                    first_err.get_or_insert(anyhow!("a worker thread panicked"));
+                }
+            }
+        }
+        match first_err {
+            Some(e) => Err(e),
+            None => Ok(outs),
+        }
+    })
+}
+
+pub(crate) fn loadgen(mut a: LoadgenArgs, m: Option<&ArgMatches>) -> Result<()> {
+    let file = load_file(&a.dpdk.file)?;
+    let mut base = StackConfig::default();
+    if let Some(c) = &file {
+        a.dpdk.apply_file(c, m)?;
+        base = stack_config_from(c);
+        if !given(m, "time_wait") {
+            a.time_wait = base.time_wait;
+        }
+        if let Some(l) = &c.loadgen {
+            if !given(m, "target") {
+                a.target = Some(l.target);
+            }
+            if let (false, Some(n)) = (given(m, "connections"), l.connections) {
+                a.connections = n as usize;
+            }
+            if !given(m, "duration") && l.duration_s.is_some() {
+                a.duration = l.duration_s.map(Duration::from_secs_f64);
+            }
+            if !given(m, "transactions") && l.transactions.is_some() {
+                a.transactions = l.transactions;
+            }
+            if !given(m, "request_bytes") {
+                a.request_bytes = l.request_bytes as usize;
+            }
+            if !given(m, "response_bytes") {
+                a.response_bytes = Some(l.response_bytes as usize);
+            }
+            if let (false, Some(t)) = (given(m, "tfo"), l.tfo) {
+                a.tfo = if t { OnOff::On } else { OnOff::Off };
+            }
+            if let (false, Some(t)) = (given(m, "mptcp"), l.mptcp) {
+                a.mptcp = if t { OnOff::On } else { OnOff::Off };
+            }
+            if !given(m, "json") && l.json.is_some() {
+                a.json = l.json.clone();
+            }
+            if !given(m, "pcap") && l.pcap.is_some() {
+                a.dpdk.pcap = l.pcap.clone();
+            }
+        }
+    }
+    let Some(target) = a.target else {
+        bail!(BadConfig(
+            "no target: give --target, or loadgen.target in the file".into()
+        ));
+    };
+    if a.dpdk.file.check_config {
+        println!(
+            "loadgen: settings ok{}",
+            a.dpdk
+                .file
+                .config
+                .as_ref()
+                .map(|p| format!(" ({})", p.display()))
+                .unwrap_or_default()
+        );
+        print_dpdk_settings(&a.dpdk);
+        if a.dpdk.workers() > 1 {
+            println!(
+                "  note        loadgen runs one worker for now: a run needs --cores with one CPU"
+            );
+        }
+        println!("  target      {target}");
+        println!("  connections {}", a.connections);
+        println!(
+            "  load        {:?} / {:?} transactions; request {} B, response {:?} B",
+            a.duration, a.transactions, a.request_bytes, a.response_bytes
+        );
+        println!("  tfo {:?} mptcp {:?}", a.tfo, a.mptcp);
+        let mut eff = base;
+        eff.time_wait = a.time_wait;
+        print_stack_settings(&eff);
+        return Ok(());
+    }
     let duration = match (a.duration, a.transactions) {
         (None, None) => Some(Duration::from_secs(2)),
         (d, _) => d,
@@ -492,6 +1142,9 @@ pub(crate) fn loadgen(a: LoadgenArgs) -> Result<()> {
     }
     if duration == Some(Duration::ZERO) || a.transactions == Some(0) {
         bail!("duration and transaction count must be positive");
+    }
+    if a.dpdk.workers() > 1 {
+        bail!("loadgen runs one worker for now: give --cores a single CPU, or leave it out");
     }
     let response_bytes = a.response_bytes.unwrap_or(a.request_bytes);
     let stop = mptfo_bench::sys::stop_on_signals().context("installing signal handlers")?;
@@ -504,7 +1157,7 @@ pub(crate) fn loadgen(a: LoadgenArgs) -> Result<()> {
         idle_sleep: a.dpdk.idle_sleep,
     };
     let lcfg = LoadgenConfig {
-        server: a.target,
+        server: target,
         concurrency: a.connections,
         request_bytes: a.request_bytes,
         response_bytes,
@@ -513,20 +1166,21 @@ pub(crate) fn loadgen(a: LoadgenArgs) -> Result<()> {
         transactions: a.transactions,
         duration,
     };
-    let report = with_port(&a.dpdk, "mptfo_loadgen", |q, info| {
+    let report = with_port(&a.dpdk, "mptfo_loadgen", |_eal, mut queues, info| {
+        let q = queues.remove(0);
         let clock = Clock::real_time();
         let cfg = StackConfig {
             time_wait: a.time_wait,
-            ..StackConfig::default()
+            ..base
         };
         let linfo = LiveLoadgenInfo {
             device: format!("{} ({}, mac {})", info.name, info.driver, mac_str(info.mac)),
-            target: a.target,
+            target,
         };
         println!(
             "loadgen: {} -> {} from {}, {} connections",
             linfo.device,
-            a.target,
+            target,
             a.dpdk
                 .ips
                 .iter()
@@ -537,7 +1191,7 @@ pub(crate) fn loadgen(a: LoadgenArgs) -> Result<()> {
         );
         match &a.dpdk.pcap {
             None => {
-                let stack = make_stack(&a.dpdk, &q, cfg, &clock);
+                let stack = make_stack(&a.dpdk, &q, cfg, &clock, 0, 1);
                 let app = LoadgenApp::new(lcfg.clone(), clock.clone());
                 let mut w = Worker::new(stack, vec![q], app);
                 let st = run::loadgen(&mut w, &clock, stop, &live);
@@ -547,7 +1201,7 @@ pub(crate) fn loadgen(a: LoadgenArgs) -> Result<()> {
             }
             Some(path) => {
                 let tap = PcapTap::new(q, pcap_writer(path)?, clock.clone());
-                let stack = make_stack(&a.dpdk, &tap, cfg, &clock);
+                let stack = make_stack(&a.dpdk, &tap, cfg, &clock, 0, 1);
                 let app = LoadgenApp::new(lcfg.clone(), clock.clone());
                 let mut w = Worker::new(stack, vec![tap], app);
                 let st = run::loadgen(&mut w, &clock, stop, &live);

@@ -18,7 +18,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use mptfo_bench::kernel::{client as kclient, server as kserver};
 use mptfo_bench::{BenchConfig, ReplyTiming};
 use mptfo_proto::crypto::MptcpKey;
@@ -460,11 +460,14 @@ fn mptcp_key(key: &str) -> Result<()> {
 }
 
 fn main() -> Result<()> {
-    let cli = Cli::parse();
-    match cli.command {
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    // Which flags the command line gave (they override a --config file).
+    let sub = matches.subcommand().map(|(_, m)| m);
+    let r = match cli.command {
         Command::Bench(args) => bench(args),
-        Command::Serve(args) => live::serve(args),
-        Command::Loadgen(args) => live::loadgen(args),
+        Command::Serve(args) => live::serve(args, sub),
+        Command::Loadgen(args) => live::loadgen(args, sub),
         Command::KernelClient(args) => kernel_client(args),
         Command::KernelServer(args) => kernel_server(args),
         Command::TfoCookie {
@@ -473,7 +476,16 @@ fn main() -> Result<()> {
             server,
         } => tfo_cookie(&key, client, server),
         Command::MptcpKey { key } => mptcp_key(&key),
+    };
+    // A bad settings file: its diagnostics as the config crate words
+    // them, exit status 2 (like a usage error).
+    if let Err(e) = &r {
+        if let Some(b) = e.downcast_ref::<live::BadConfig>() {
+            eprintln!("{b}");
+            std::process::exit(2);
+        }
     }
+    r
 }
 
 #[cfg(test)]

@@ -1068,3 +1068,176 @@ fn linux_client_falls_back_cleanly_on_early_reply() {
     assert!(bad.is_empty(), "{bad:?}");
     eprintln!("PASSED: Linux client falls back cleanly on an early reply");
 }
+
+/// The CPUs this process may run on, in order.
+fn allowed_cpus() -> Vec<usize> {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let list = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+        .unwrap_or("0")
+        .trim()
+        .to_owned();
+    let mut out = Vec::new();
+    for part in list.split(',') {
+        let (a, b) = part.split_once('-').unwrap_or((part, part));
+        if let (Ok(a), Ok(b)) = (a.trim().parse::<usize>(), b.trim().parse::<usize>()) {
+            out.extend(a..=b);
+        }
+    }
+    out
+}
+
+/// Linux client -> `mptfo serve --cores A,B` (two pinned workers, two
+/// af_packet queue pairs, software steering): every SYN's data echoed.
+#[test]
+fn linux_client_to_two_core_serve() {
+    if skip() {
+        return;
+    }
+    let cpus = allowed_cpus();
+    if cpus.len() < 2 {
+        eprintln!("SKIPPED: needs two CPUs, has {cpus:?} ***********************************");
+        return;
+    }
+    let cores = format!("{},{}", cpus[0], cpus[1]);
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut lab = match Lab::create("m", 4) {
+        Ok(l) => l,
+        Err(e) if e.contains("netns add") => {
+            eprintln!("SKIPPED: cannot create network namespaces: {e}");
+            return;
+        }
+        Err(e) => panic!("lab: {e}"),
+    };
+    // Two queue pairs: the kernel spreads flows over them (PACKET_FANOUT),
+    // by its hash, not ours.
+    let eal = lab.eal() + ",qpairs=2";
+    let ns_m = lab.ns_m.clone();
+    let ns_k = lab.ns_k.clone();
+    let neighbor = format!("{}={MAC_K}", lab.ip_k);
+    let ip = format!("{}/24", lab.ip_m);
+    let serve = lab.spawn(
+        "mptfo serve",
+        &ns_m,
+        &[
+            MPTFO,
+            "serve",
+            "--eal",
+            &eal,
+            "--cores",
+            &cores,
+            "--ip",
+            &ip,
+            "--listen",
+            "8080",
+            "--mode",
+            "echo",
+            "--reply",
+            "hold",
+            "--duration",
+            "60s",
+            "--idle-sleep",
+            "20us",
+            "--neighbor",
+            &neighbor,
+        ],
+    );
+    let l = lab.procs[serve]
+        .wait_for("listening", Duration::from_secs(20))
+        .unwrap_or_else(|e| panic!("{e}"));
+    eprintln!("{l}");
+    let target = format!("{}:8080", lab.ip_m);
+    let n0 = Lab::nstat(&ns_k);
+    // One connection for the cookie, then several with data in the SYN.
+    let (ok, _, out) = lab.kernel_client(&["--target", &target, "--time-limit", "10s"]);
+    assert!(ok, "{out}");
+    const N: usize = 12;
+    let n = N.to_string();
+    let (ok, conns, out) = lab.kernel_client(&[
+        "--target",
+        &target,
+        "--mode",
+        "sendto",
+        "--connections",
+        &n,
+        "--gap",
+        "5ms",
+        "--time-limit",
+        "20s",
+    ]);
+    assert!(ok, "{out}");
+    assert_eq!(conns.len(), N, "{out}");
+    for line in &conns {
+        assert_eq!(field(line, "replies_ok"), Some("1"), "{line}");
+        assert_eq!(field(line, "exchanges"), Some("2/2"), "{line}");
+        assert_eq!(field(line, "fallback"), Some("0"), "stayed MPTCP: {line}");
+        assert_eq!(field(line, "syn_data_acked"), Some("1"), "{line}");
+        assert!(field(line, "error").is_none(), "{line}");
+    }
+    let n1 = Lab::nstat(&ns_k);
+    eprintln!(
+        "client namespace nstat (TFO and MPTCP counters that rose):\n{}",
+        risen(
+            &n0,
+            &n1,
+            &["FastOpen", "MPTcpExt", "TcpActiveOpens", "TcpRetransSegs"]
+        )
+    );
+    assert_eq!(get(&n1, "TcpExtTCPFastOpenActive"), N as u64);
+    assert_eq!(get(&n1, "TcpExtTCPFastOpenActiveFail"), 0);
+    assert_eq!(get(&n1, "MPTcpExtMPCapableSYNACKRX"), N as u64 + 1);
+    assert_eq!(fallback_counters(&n1), vec![], "no MPTCP fallback");
+
+    let st = lab.procs[serve].signal_and_wait("-TERM", Duration::from_secs(10));
+    let sout = lab.procs[serve].output();
+    eprintln!("{sout}");
+    assert!(st.success(), "serve exit {st}");
+    let total = N + 1;
+    assert!(
+        sout.contains(&format!(
+            "{total} connections accepted, {total} closed (0 with errors), 0 open"
+        )),
+        "{sout}"
+    );
+    assert_eq!(
+        counter(&sout, "TcpExtTCPFastOpenPassive"),
+        N as u64,
+        "{sout}"
+    );
+    assert_eq!(
+        counter(&sout, "MPTcpExtMPCapableACKRX"),
+        total as u64,
+        "{sout}"
+    );
+    // Per core: `serve: core K (cpu C, pinned): A connections accepted, ...`
+    let per_core: Vec<u64> = sout
+        .lines()
+        .filter(|l| l.starts_with("serve: core ") && l.contains("connections accepted"))
+        .map(|l| {
+            let (_, rest) = l.split_once("): ").expect("core line");
+            rest.split_whitespace().next().unwrap().parse().unwrap()
+        })
+        .collect();
+    assert_eq!(per_core.len(), 2, "{sout}");
+    assert_eq!(per_core.iter().sum::<u64>(), total as u64, "{sout}");
+    let steering = sout
+        .lines()
+        .find(|l| l.starts_with("serve: steering: "))
+        .expect("a steering line");
+    let steered: u64 = steering
+        .split(", ")
+        .find_map(|p| {
+            p.strip_suffix(|_: char| false).and(None).or_else(|| {
+                p.split_once(" steered to other cores")
+                    .and_then(|(n, _)| n.parse().ok())
+            })
+        })
+        .expect("steered count");
+    assert!(
+        per_core.iter().all(|&a| a > 0) || steered > 0,
+        "both cores handled connections, or frames were steered: {sout}"
+    );
+    assert!(sout.contains("pinned"), "{sout}");
+    eprintln!("PASSED: Linux client (MSG_FASTOPEN) -> mptfo serve on two cores ({per_core:?} connections per core; {steering})");
+}

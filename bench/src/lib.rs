@@ -13,6 +13,8 @@
 //!   `mptfo serve` and `mptfo loadgen`.
 //! - [`kernel`]: client and TFO listener on the Linux kernel's own MPTCP
 //!   stack, the peers of the interop tests.
+//! - [`steer`]: software steering of frames to the core that owns their
+//!   flow, for ports without RSS by our hash; CPU lists and pinning.
 //! - [`sys`]: the system calls those need beyond `std` (the only `unsafe`
 //!   of this crate).
 //!
@@ -28,6 +30,7 @@ pub mod loadgen;
 pub mod mem;
 pub mod report;
 pub mod serve;
+pub mod steer;
 pub mod sys;
 pub mod table;
 
