@@ -56,16 +56,15 @@
 //! - A subflow in fast recovery counts with `ssthresh`, not with its
 //!   artificially inflated `cwnd` ([`coupled_window`]).
 
-use crate::tcp::cc::{CongestionControl, Coupling, INITIAL_WINDOW_SEGMENTS};
+use crate::tcp::cc::{CongestionControl, Coupling, Window};
 use crate::time::{Duration, Instant};
 
-/// The LIA controller of one subflow. See the module docs.
+/// The LIA controller of one subflow. See the module docs. Slow start,
+/// fast recovery and the RTO response are NewReno's (the shared
+/// [`Window`]); only the congestion-avoidance increase is coupled.
 #[derive(Clone, Debug)]
 pub struct Lia {
-    mss: usize,
-    cwnd: usize,
-    ssthresh: usize,
-    recovery: bool,
+    win: Window,
     /// Bytes acknowledged in congestion avoidance not yet turned into growth.
     bytes_acked: usize,
     /// `alpha` of the current coupling (`None`: uncoupled, plain NewReno).
@@ -78,12 +77,8 @@ impl Lia {
     /// A controller in slow start with the initial window of 10 segments,
     /// uncoupled until [`CongestionControl::set_coupling`] is called.
     pub fn new(mss: usize) -> Lia {
-        let mss = mss.max(1);
         Lia {
-            mss,
-            cwnd: INITIAL_WINDOW_SEGMENTS * mss,
-            ssthresh: usize::MAX,
-            recovery: false,
+            win: Window::new(mss),
             bytes_acked: 0,
             alpha: None,
             others: 0,
@@ -98,13 +93,13 @@ impl Lia {
     /// `cwnd_total` as this subflow currently sees it: the other subflows'
     /// windows (as of the last coupling) plus its own current window.
     pub fn total_cwnd(&self) -> usize {
-        self.others.saturating_add(self.cwnd)
+        self.others.saturating_add(self.win.cwnd)
     }
 
     /// Bytes to acknowledge in congestion avoidance per MSS of growth:
     /// `max(cwnd_total / alpha, cwnd_i)` (see the module docs).
     pub fn ca_bytes_per_mss(&self) -> usize {
-        let reno = self.cwnd.max(1);
+        let reno = self.win.cwnd.max(1);
         match self.alpha {
             Some(alpha) => {
                 let coupled = (self.total_cwnd() as f64 / alpha).ceil();
@@ -117,29 +112,14 @@ impl Lia {
             None => reno,
         }
     }
-
-    /// RFC 7661-style validation: grow only if at least half the window was used.
-    fn cwnd_limited(&self, in_flight: usize) -> bool {
-        in_flight.saturating_mul(2) >= self.cwnd
-    }
-
-    /// Slow start; returns the bytes left once `cwnd` reached `ssthresh`.
-    fn slow_start(&mut self, acked: usize) -> usize {
-        if self.cwnd >= self.ssthresh {
-            return acked;
-        }
-        let grow = acked.min(self.ssthresh - self.cwnd);
-        self.cwnd += grow;
-        acked - grow
-    }
 }
 
 impl CongestionControl for Lia {
     fn on_ack(&mut self, _now: Instant, acked: usize, _rtt: Option<Duration>, in_flight: usize) {
-        if self.recovery || !self.cwnd_limited(in_flight) {
+        if self.win.recovery || !self.win.cwnd_limited(in_flight) {
             return;
         }
-        let left = self.slow_start(acked);
+        let left = self.win.slow_start(acked);
         if left == 0 {
             return;
         }
@@ -150,74 +130,53 @@ impl CongestionControl for Lia {
                 break;
             }
             self.bytes_acked -= per_mss;
-            self.cwnd = self.cwnd.saturating_add(self.mss);
+            self.win.cwnd = self.win.cwnd.saturating_add(self.win.mss);
         }
     }
 
     fn on_loss_fast_retransmit(&mut self, _now: Instant, in_flight: usize) {
-        if self.recovery {
+        if self.win.recovery {
             return;
         }
         self.bytes_acked = 0;
-        self.ssthresh = (in_flight / 2).max(2 * self.mss);
-        self.cwnd = self.ssthresh + 3 * self.mss;
-        self.recovery = true;
+        self.win.enter_recovery(in_flight / 2);
     }
 
     fn on_dup_ack(&mut self) {
-        if self.recovery {
-            self.cwnd = self.cwnd.saturating_add(self.mss);
-        }
+        self.win.dup_ack();
     }
 
     fn on_partial_ack(&mut self, acked: usize) {
-        if !self.recovery {
-            return;
-        }
-        self.cwnd = self.cwnd.saturating_sub(acked);
-        if acked >= self.mss {
-            self.cwnd += self.mss;
-        }
-        self.cwnd = self.cwnd.max(self.mss);
+        self.win.partial_ack(acked);
     }
 
     fn on_recovery_exit(&mut self, _now: Instant, in_flight: usize) {
-        if !self.recovery {
-            return;
-        }
-        self.recovery = false;
-        let floor = in_flight.max(self.mss) + self.mss;
-        self.cwnd = self.ssthresh.min(floor);
+        self.win.exit_recovery(in_flight);
     }
 
     fn on_rto(&mut self, _now: Instant, in_flight: usize) {
         self.bytes_acked = 0;
-        self.ssthresh = (in_flight / 2).max(2 * self.mss);
-        self.cwnd = self.mss;
-        self.recovery = false;
+        self.win.rto(in_flight / 2);
     }
 
     fn cwnd(&self) -> usize {
-        self.cwnd
+        self.win.cwnd
     }
 
     fn ssthresh(&self) -> usize {
-        self.ssthresh
+        self.win.ssthresh
     }
 
     fn in_recovery(&self) -> bool {
-        self.recovery
+        self.win.recovery
     }
 
     fn mss(&self) -> usize {
-        self.mss
+        self.win.mss
     }
 
     fn set_mss(&mut self, mss: usize) {
-        let mss = mss.max(1);
-        let segs = (self.cwnd / self.mss).max(1);
-        self.mss = mss;
-        self.cwnd = segs * mss;
+        self.win.set_mss(mss);
     }
 
     /// Takes `alpha` and `cwnd_total` from the connection. A coupling whose

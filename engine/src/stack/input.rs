@@ -540,25 +540,8 @@ impl<B: Buf> Stack<B> {
                 return;
             }
         };
-        let opts = seg.opts;
         let sf = &mut self.subflows[sk];
-        sf.irs = seg.seq;
-        sf.rcv_nxt = seg.seq + 1;
-        sf.rx_ssn_origin = seg.seq;
-        sf.mss = self.cfg.mss.min(opts.mss.unwrap_or(536));
-        sf.cc.set_mss(sf.mss as usize);
-        if let Some(ws) = opts.wscale {
-            sf.snd_shift = ws.min(14);
-            sf.rcv_shift = self.cfg.window_shift;
-        }
-        sf.snd_wnd = seg.window as u32;
-        sf.snd_wl1 = seg.seq;
-        sf.snd_wl2 = ack;
-        sf.ts_ok = self.cfg.timestamps && opts.timestamps.is_some();
-        if let Some(ts) = opts.timestamps {
-            sf.ts_recent = ts.tsval;
-        }
-        sf.sack_ok = self.cfg.sack && opts.sack_permitted;
+        sf.accept_synack(&self.cfg, seg.seq, ack, seg.window, &seg.opts);
         if let Some(syn) = sf.rtx.pop_front() {
             if syn.retransmits == 0 {
                 sf.rtt.on_sample(now.saturating_duration_since(syn.sent_at));
@@ -615,24 +598,7 @@ impl<B: Buf> Stack<B> {
         let (local, remote) = (sf.tuple.src_addr, sf.tuple.dst_addr);
         let syn_had_tfo = sf.syn_had_tfo;
         let sf = &mut self.subflows[sk];
-        sf.irs = seg.seq;
-        sf.rcv_nxt = seg.seq + 1;
-        sf.rx_ssn_origin = seg.seq;
-        sf.mss = self.cfg.mss.min(opts.mss.unwrap_or(536));
-        sf.cc.set_mss(sf.mss as usize);
-        if let Some(ws) = opts.wscale {
-            sf.snd_shift = ws.min(14);
-            sf.rcv_shift = self.cfg.window_shift;
-        }
-        // RFC 7323 §2.2: the window of a SYN/ACK is not scaled.
-        sf.snd_wnd = seg.window as u32;
-        sf.snd_wl1 = seg.seq;
-        sf.snd_wl2 = ack;
-        sf.ts_ok = self.cfg.timestamps && opts.timestamps.is_some();
-        if let Some(ts) = opts.timestamps {
-            sf.ts_recent = ts.tsval;
-        }
-        sf.sack_ok = self.cfg.sack && opts.sack_permitted;
+        sf.accept_synack(&self.cfg, seg.seq, ack, seg.window, &opts);
         // The SYN segment leaves the retransmission queue; SYN data the
         // SYN/ACK did not acknowledge becomes ordinary data again
         // (RFC 7413 §4.1.2, protocol.md §7.4).

@@ -228,6 +228,9 @@ pub struct Stack<B: Buf> {
     /// Interface of the frame `emit` built last (for `push_tx`).
     emit_iface: usize,
     pool: Vec<B>,
+    /// Connections whose last write stopped short for lack of a buffer
+    /// (not of send-buffer room): told `Writable` once buffers are back.
+    buffer_waiters: Vec<ConnId>,
     dirty: Vec<Key>,
     rng: u64,
     next_port: u16,
@@ -295,6 +298,7 @@ impl<B: Buf> Stack<B> {
             tx_iface: Vec::new(),
             emit_iface: 0,
             pool: Vec::new(),
+            buffer_waiters: Vec::new(),
             dirty: Vec::new(),
             rng,
             next_port,
@@ -332,6 +336,46 @@ impl<B: Buf> Stack<B> {
                 bytes_received: s.data_bytes_received,
             })
             .collect()
+    }
+
+    /// A one-line description of the connection's send and receive state
+    /// and of its subflows' (for diagnosing a stalled connection).
+    pub fn describe(&self, conn: ConnId) -> String {
+        let Some(c) = self.conns.get(conn) else {
+            return "gone".into();
+        };
+        let mut out = format!(
+            "mode {:?} unsent {} inflight {} reinject {} buffered {} snd_una {:?} snd_nxt {:?} rcv_nxt {:?} ooo {} fin_queued {} timer {:?}",
+            c.mode,
+            c.unsent.len(),
+            c.inflight.len(),
+            c.reinject.len(),
+            c.send_buffered,
+            c.snd_una,
+            c.snd_nxt,
+            c.rcv_nxt,
+            c.ooo.len(),
+            c.fin_queued,
+            c.timer_armed,
+        );
+        for &sk in &c.subflows {
+            if let Some(s) = self.subflows.get(sk) {
+                out += &format!(
+                    "; sf {:?} join {:?} una {:?} nxt {:?} wnd {} rtx {} ooo {} rto_at {:?} timer {:?} stale {}",
+                    s.state,
+                    s.join,
+                    s.snd_una,
+                    s.snd_nxt,
+                    s.snd_wnd,
+                    s.rtx.len(),
+                    s.ooo.len(),
+                    s.rto_at,
+                    s.timer_armed,
+                    s.stale
+                );
+            }
+        }
+        out
     }
 
     /// Opens an MP_JOIN subflow of `conn` from `local` (one of our
@@ -446,6 +490,21 @@ impl<B: Buf> Stack<B> {
             match alloc() {
                 Some(b) => self.pool.push(b),
                 None => break,
+            }
+        }
+        // A write cut short by an empty cache waits for `Writable`, which
+        // the ACK path sends only once half the send buffer drained: with
+        // little or nothing of this connection in flight no ACK comes and
+        // the writer would wait forever (a 500 kB reply stalled in the
+        // bench). Tell it as soon as buffers are back.
+        if !self.pool.is_empty() && !self.buffer_waiters.is_empty() {
+            for conn in std::mem::take(&mut self.buffer_waiters) {
+                if let Some(c) = self.conns.get_mut(conn) {
+                    if c.want_writable {
+                        c.want_writable = false;
+                        self.events.push_back(Event::Writable { conn });
+                    }
+                }
             }
         }
     }
@@ -945,6 +1004,10 @@ impl<B: Buf> Stack<B> {
         }
         if done < data.len() {
             c.want_writable = true;
+            if done < take && !self.buffer_waiters.contains(&conn) {
+                // Stopped for lack of a buffer, not of room (see `refill`).
+                self.buffer_waiters.push(conn);
+            }
         }
         if done == 0 && !data.is_empty() && room > 0 {
             return Err(StackError::NoBuffer);

@@ -535,18 +535,7 @@ impl<B: Buf> Stack<B> {
         if !retransmit {
             sf.syn_data_len = data_len;
             sf.syn_had_tfo = fast_open.is_some();
-            sf.rtx.push_back(TxSegment {
-                seq: iss,
-                len: data_len,
-                syn: true,
-                fin: false,
-                payload: keep,
-                data: TxData::Plain,
-                sent_map: None,
-                sent_at: now,
-                retransmits: 0,
-            });
-            sf.snd_nxt = iss + (1 + data_len as usize);
+            sf.queue_syn(keep, now);
         }
         sf.arm_rto(now);
         // The wheel needs an entry for the SYN's RTO whoever called.
@@ -584,18 +573,7 @@ impl<B: Buf> Stack<B> {
         }
         let sf = &mut self.subflows[sk];
         if !retransmit {
-            sf.rtx.push_back(TxSegment {
-                seq: iss,
-                len: 0,
-                syn: true,
-                fin: false,
-                payload: None,
-                data: TxData::Plain,
-                sent_map: None,
-                sent_at: now,
-                retransmits: 0,
-            });
-            sf.snd_nxt = iss + 1;
+            sf.queue_syn(None, now);
         }
         sf.arm_rto(now);
         self.arm_subflow_timer(sk);
@@ -655,18 +633,7 @@ impl<B: Buf> Stack<B> {
         let sf = &mut self.subflows[sk];
         if first {
             sf.ts_ok = ts.is_some() && !opts.dropped.timestamps;
-            sf.rtx.push_back(TxSegment {
-                seq: iss,
-                len: 0,
-                syn: true,
-                fin: false,
-                payload: None,
-                data: TxData::Plain,
-                sent_map: None,
-                sent_at: now,
-                retransmits: 0,
-            });
-            sf.snd_nxt = iss + 1;
+            sf.queue_syn(None, now);
         }
         sf.arm_rto(now);
         let hdr = SegmentHeader {

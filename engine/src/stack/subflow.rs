@@ -12,7 +12,7 @@ use std::collections::VecDeque;
 use core::time::Duration;
 use mptfo_nic::Buf;
 use mptfo_proto::checksum::Sum;
-use mptfo_proto::options::{DssMapping, FastOpenOption, MpTcpRstReason};
+use mptfo_proto::options::{DssMapping, FastOpenOption, MpTcpRstReason, SegmentOptions};
 use mptfo_proto::wire::FourTuple;
 use mptfo_proto::{DataSeq, SubflowSeq};
 
@@ -415,6 +415,55 @@ impl<B: Buf> Subflow<B> {
             data_bytes_sent: 0,
             data_bytes_received: 0,
         }
+    }
+
+    /// Takes what a SYN/ACK to our SYN says (RFC 9293 §3.10.7.3): the
+    /// peer's ISN, MSS, window scale, timestamps and SACK, and its window,
+    /// which RFC 7323 §2.2 says is not scaled in a SYN/ACK. Shared by the
+    /// MP_CAPABLE (or plain) and MP_JOIN handshakes.
+    pub fn accept_synack(
+        &mut self,
+        cfg: &StackConfig,
+        seq: SubflowSeq,
+        ack: SubflowSeq,
+        window: u16,
+        opts: &SegmentOptions,
+    ) {
+        self.irs = seq;
+        self.rcv_nxt = seq + 1;
+        self.rx_ssn_origin = seq;
+        self.mss = cfg.mss.min(opts.mss.unwrap_or(536));
+        self.cc.set_mss(self.mss as usize);
+        if let Some(ws) = opts.wscale {
+            self.snd_shift = ws.min(14);
+            self.rcv_shift = cfg.window_shift;
+        }
+        self.snd_wnd = window as u32;
+        self.snd_wl1 = seq;
+        self.snd_wl2 = ack;
+        self.ts_ok = cfg.timestamps && opts.timestamps.is_some();
+        if let Some(ts) = opts.timestamps {
+            self.ts_recent = ts.tsval;
+        }
+        self.sack_ok = cfg.sack && opts.sack_permitted;
+    }
+
+    /// Puts our SYN (or SYN/ACK), with the SYN data `payload` if any, at
+    /// the head of the retransmission queue and moves `snd_nxt` past it.
+    pub fn queue_syn(&mut self, payload: Option<B>, now: Instant) {
+        let len = payload.as_ref().map_or(0, |p| p.len()) as u32;
+        self.rtx.push_back(TxSegment {
+            seq: self.iss,
+            len,
+            syn: true,
+            fin: false,
+            payload,
+            data: TxData::Plain,
+            sent_map: None,
+            sent_at: now,
+            retransmits: 0,
+        });
+        self.snd_nxt = self.iss + (1 + len as usize);
     }
 
     /// Bytes sent and not acknowledged (SYN and FIN count one).

@@ -113,17 +113,18 @@ pub trait CongestionControl {
     fn name(&self) -> &'static str;
 }
 
-/// Window state and the RFC 5681/6582 mechanics shared by the controllers.
+/// Window state and the RFC 5681/6582 mechanics shared by the controllers
+/// (NewReno, CUBIC and the coupled LIA of `mp::lia`).
 #[derive(Clone, Debug)]
-struct Window {
-    mss: usize,
-    cwnd: usize,
-    ssthresh: usize,
-    recovery: bool,
+pub(crate) struct Window {
+    pub(crate) mss: usize,
+    pub(crate) cwnd: usize,
+    pub(crate) ssthresh: usize,
+    pub(crate) recovery: bool,
 }
 
 impl Window {
-    fn new(mss: usize) -> Window {
+    pub(crate) fn new(mss: usize) -> Window {
         let mss = mss.max(1);
         Window {
             mss,
@@ -134,13 +135,13 @@ impl Window {
     }
 
     /// RFC 7661-style validation: grow only if at least half the window was used.
-    fn cwnd_limited(&self, in_flight: usize) -> bool {
+    pub(crate) fn cwnd_limited(&self, in_flight: usize) -> bool {
         in_flight.saturating_mul(2) >= self.cwnd
     }
 
     /// Slow start; returns the acknowledged bytes left over once `cwnd`
     /// reached `ssthresh` (to be counted in congestion avoidance).
-    fn slow_start(&mut self, acked: usize) -> usize {
+    pub(crate) fn slow_start(&mut self, acked: usize) -> usize {
         if self.cwnd >= self.ssthresh {
             return acked;
         }
@@ -150,19 +151,19 @@ impl Window {
         acked - grow
     }
 
-    fn enter_recovery(&mut self, ssthresh: usize) {
+    pub(crate) fn enter_recovery(&mut self, ssthresh: usize) {
         self.ssthresh = ssthresh.max(2 * self.mss);
         self.cwnd = self.ssthresh + 3 * self.mss;
         self.recovery = true;
     }
 
-    fn dup_ack(&mut self) {
+    pub(crate) fn dup_ack(&mut self) {
         if self.recovery {
             self.cwnd = self.cwnd.saturating_add(self.mss);
         }
     }
 
-    fn partial_ack(&mut self, acked: usize) {
+    pub(crate) fn partial_ack(&mut self, acked: usize) {
         if !self.recovery {
             return;
         }
@@ -173,7 +174,7 @@ impl Window {
         self.cwnd = self.cwnd.max(self.mss);
     }
 
-    fn exit_recovery(&mut self, in_flight: usize) {
+    pub(crate) fn exit_recovery(&mut self, in_flight: usize) {
         if !self.recovery {
             return;
         }
@@ -182,13 +183,13 @@ impl Window {
         self.cwnd = self.ssthresh.min(floor);
     }
 
-    fn rto(&mut self, ssthresh: usize) {
+    pub(crate) fn rto(&mut self, ssthresh: usize) {
         self.ssthresh = ssthresh.max(2 * self.mss);
         self.cwnd = self.mss;
         self.recovery = false;
     }
 
-    fn set_mss(&mut self, mss: usize) {
+    pub(crate) fn set_mss(&mut self, mss: usize) {
         let mss = mss.max(1);
         // Keep the window's size in segments.
         let segs = (self.cwnd / self.mss).max(1);
