@@ -15,7 +15,18 @@
 //! flow is `mptfo_engine::shard::core_of`, symmetric Toeplitz + RETA), so a
 //! flow the kernel's fan-out put on the wrong queue still reaches its core.
 //! Nothing is shared between workers but the steering inboxes and the stop
-//! flag.
+//! flag. `loadgen --cores LIST` runs the same way: each worker takes its
+//! share of the connections and transactions and opens its connections
+//! from source ports whose flows hash to its own core
+//! (`shard::port_for_core`), so the steering step hands every reply to the
+//! worker that owns the connection; a worker that is done keeps polling
+//! (forwarding) until all are.
+//!
+//! Multipath (one worker): `--extra-port DEV=ADDR/LEN[,..]` adds a DPDK
+//! port as a further interface of the stack (the worker sends each frame
+//! on its interface's port); `--signal ADDR` / `--subflow ADDR` /
+//! `--pm-limits N,M` set the path manager's endpoints and limits like `ip
+//! mptcp endpoint add` / `ip mptcp limits set`.
 //!
 //! Settings: flags, or `--config FILE` with `--set PATH=VALUE` overrides;
 //! a flag given on the command line beats `--set`, which beats the file,
@@ -66,6 +77,53 @@ impl FromStr for IpPrefix {
             return Err(format!("`{s}`: prefix length above {max}"));
         }
         Ok(IpPrefix { addr, len })
+    }
+}
+
+/// `DEV=ADDR/LEN`: a further port and our address on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ExtraPort {
+    pub dev: String,
+    /// The port's address first, then any further ones (e.g. the first
+    /// port's address too, to take subflows that a peer routes to it over
+    /// this path, as a weak-host-model host would).
+    pub ips: Vec<IpPrefix>,
+}
+
+impl FromStr for ExtraPort {
+    type Err = String;
+    fn from_str(s: &str) -> Result<ExtraPort, String> {
+        let (dev, ips) = s.split_once('=').ok_or_else(|| {
+            format!("`{s}`: expected DEV=ADDR/LEN[,ADDR/LEN..], e.g. net_af_packet1=10.0.2.2/24")
+        })?;
+        if dev.is_empty() {
+            return Err(format!("`{s}`: no device"));
+        }
+        Ok(ExtraPort {
+            dev: dev.to_owned(),
+            ips: ips
+                .split(',')
+                .map(str::parse)
+                .collect::<Result<Vec<IpPrefix>, String>>()?,
+        })
+    }
+}
+
+/// `SUBFLOWS,ADD_ADDR_ACCEPTED`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PmLimitsArg(mptfo_engine::mp::pm::Limits);
+
+impl FromStr for PmLimitsArg {
+    type Err = String;
+    fn from_str(s: &str) -> Result<PmLimitsArg, String> {
+        let (a, b) = s
+            .split_once(',')
+            .ok_or_else(|| format!("`{s}`: expected SUBFLOWS,ADD_ADDR_ACCEPTED, e.g. 2,2"))?;
+        let a: u8 = a.trim().parse().map_err(|e| format!("`{a}`: {e}"))?;
+        let b: u8 = b.trim().parse().map_err(|e| format!("`{b}`: {e}"))?;
+        mptfo_engine::mp::pm::Limits::new(a, b)
+            .map(PmLimitsArg)
+            .map_err(|e| format!("`{s}`: {e:?}"))
     }
 }
 
@@ -130,9 +188,31 @@ pub(crate) struct DpdkArgs {
     #[arg(long = "ip", required_unless_present = "config")]
     ips: Vec<IpPrefix>,
     /// A static neighbour, IP=MAC (repeatable). The first one is also
-    /// where frames to unknown addresses go.
+    /// where frames to unknown addresses go (on a further port: the first
+    /// neighbour in one of its subnets).
     #[arg(long = "neighbor")]
     neighbors: Vec<Neighbor>,
+    /// A further DPDK port and our address(es) on it,
+    /// DEV=ADDR/LEN[,ADDR/LEN..] (repeatable; DEV a device name or port id;
+    /// one worker only): one more interface of the stack, e.g. a second
+    /// path for MPTCP subflows. A further address may be one of the first
+    /// port's: segments to it are then taken on this port too.
+    #[arg(long = "extra-port")]
+    extra_ports: Vec<ExtraPort>,
+    /// A path-manager `signal` endpoint: the address (one of ours) is
+    /// announced with ADD_ADDR on every MPTCP connection (repeatable; like
+    /// `ip mptcp endpoint add ADDR signal`).
+    #[arg(long = "signal")]
+    signal: Vec<IpAddr>,
+    /// A path-manager `subflow` endpoint: each MPTCP connection opens a
+    /// subflow from this address (one of ours) to the peer's address
+    /// (repeatable; like `ip mptcp endpoint add ADDR subflow`).
+    #[arg(long = "subflow")]
+    subflow: Vec<IpAddr>,
+    /// Path-manager limits `SUBFLOWS,ADD_ADDR_ACCEPTED` (like `ip mptcp
+    /// limits set subflow N add_addr_accepted M`; default Linux's 2,0).
+    #[arg(long = "pm-limits")]
+    pm_limits: Option<PmLimitsArg>,
     /// Packet buffers in the mempool.
     #[arg(long, default_value_t = 16383)]
     mbufs: u32,
@@ -507,7 +587,7 @@ struct PortInfo {
 fn with_port<T>(
     a: &DpdkArgs,
     pool_name: &str,
-    f: impl FnOnce(&Eal, Vec<DpdkQueue<'_>>, &PortInfo) -> Result<T>,
+    f: impl FnOnce(&Eal, Vec<DpdkQueue<'_>>, Vec<DpdkQueue<'_>>, &PortInfo) -> Result<T>,
 ) -> Result<T> {
     let args: Vec<String> = a.eal_str().split_whitespace().map(str::to_owned).collect();
     if args.is_empty() {
@@ -565,7 +645,25 @@ fn with_port<T>(
                 driver: port.info().driver.clone(),
                 mac: queues[0].caps().mac,
             };
-            let r = f(&eal, queues, &info);
+            // Further ports: one queue pair each (one worker).
+            let mut extra_ports = Vec::new();
+            let mut extra_queues = Vec::new();
+            for x in &a.extra_ports {
+                let dev = match x.dev.parse::<u16>() {
+                    Ok(id) => PortRef::Id(id),
+                    Err(_) => PortRef::Name(x.dev.clone()),
+                };
+                let (xp, mut xq) =
+                    DpdkPort::configure(&eal, dev.clone(), &PortConfig::default(), &pool)
+                        .map_err(|e| anyhow!("configuring port {dev:?}: {e}"))?;
+                if xq.is_empty() {
+                    bail!("port {dev:?}: no queue");
+                }
+                extra_queues.push(xq.remove(0));
+                extra_ports.push(xp);
+            }
+            let r = f(&eal, queues, extra_queues, &info);
+            drop(extra_ports);
             drop(port);
             r
         })();
@@ -588,26 +686,77 @@ fn make_stack<P: Port>(
     core: u32,
     cores: u32,
 ) -> Stack<P::Buf> {
+    make_stack_on(a, port, &[], cfg, clock, core, cores).expect("endpoints checked by check_pm")
+}
+
+/// Whether `ip` is in `p`'s subnet.
+fn in_subnet(p: &IpPrefix, ip: IpAddr) -> bool {
+    match (p.addr, ip) {
+        (IpAddr::V4(a), IpAddr::V4(b)) => {
+            let m = u32::MAX.checked_shl(32 - u32::from(p.len)).unwrap_or(0);
+            u32::from(a) & m == u32::from(b) & m
+        }
+        (IpAddr::V6(a), IpAddr::V6(b)) => {
+            let m = u128::MAX.checked_shl(128 - u32::from(p.len)).unwrap_or(0);
+            u128::from(a) & m == u128::from(b) & m
+        }
+        _ => false,
+    }
+}
+
+/// [`make_stack`] with further ports (`extra`, in `--extra-port` order),
+/// one interface each, and the path-manager endpoints and limits.
+#[allow(clippy::too_many_arguments)]
+fn make_stack_on<P: Port>(
+    a: &DpdkArgs,
+    port: &P,
+    extra: &[&P],
+    cfg: StackConfig,
+    clock: &Clock,
+    core: u32,
+    cores: u32,
+) -> Result<Stack<P::Buf>> {
     let caps = port.caps();
     let default_peer = a.neighbors.first().map_or([0xff; 6], |n| n.mac);
-    let iface = Interface {
+    let mut ifaces = vec![Interface {
         mac: caps.mac,
         addrs: a.ips.iter().map(|p| p.addr).collect(),
         default_peer_mac: default_peer,
         checksum: caps.checksum,
-    };
-    let mut stack = Stack::new(
-        cfg,
-        vec![iface],
-        core,
-        cores,
-        random_u64(),
-        Instant(clock.now()),
-    );
+    }];
+    for (x, q) in a.extra_ports.iter().zip(extra) {
+        let c = q.caps();
+        let peer = a
+            .neighbors
+            .iter()
+            .find(|n| x.ips.first().is_some_and(|p| in_subnet(p, n.ip)))
+            .map_or(default_peer, |n| n.mac);
+        ifaces.push(Interface {
+            mac: c.mac,
+            addrs: x.ips.iter().map(|p| p.addr).collect(),
+            default_peer_mac: peer,
+            checksum: c.checksum,
+        });
+    }
+    let mut stack = Stack::new(cfg, ifaces, core, cores, random_u64(), Instant(clock.now()));
     for n in &a.neighbors {
         stack.add_neighbor(n.ip, n.mac);
     }
-    stack
+    if !a.signal.is_empty() || !a.subflow.is_empty() || a.pm_limits.is_some() {
+        use mptfo_engine::mp::pm::{EndpointFlags, PmConfig};
+        let mut pm = PmConfig::new(a.pm_limits.map(|l| l.0).unwrap_or_default());
+        for (addrs, flags) in [
+            (&a.signal, EndpointFlags::SIGNAL),
+            (&a.subflow, EndpointFlags::SUBFLOW),
+        ] {
+            for &ip in addrs {
+                pm.add_endpoint(ip, None, flags)
+                    .map_err(|e| anyhow!("endpoint {ip}: {e:?}"))?;
+            }
+        }
+        stack.set_pm_config(pm);
+    }
+    Ok(stack)
 }
 
 /// Opens the capture file.
@@ -791,7 +940,12 @@ pub(crate) fn serve(mut a: ServeArgs, m: Option<&ArgMatches>) -> Result<()> {
     if a.dpdk.workers() > 1 && a.dpdk.pcap.is_some() {
         bail!("--pcap works with one worker only (no --cores, or a single CPU)");
     }
-    with_port(&a.dpdk, "mptfo_serve", |eal, mut queues, info| {
+    check_pm(&a.dpdk)?;
+    let multi = !a.dpdk.extra_ports.is_empty();
+    if multi && (a.dpdk.workers() > 1 || a.dpdk.pcap.is_some()) {
+        bail!("--extra-port works with one worker and no --pcap");
+    }
+    with_port(&a.dpdk, "mptfo_serve", |eal, mut queues, extra, info| {
         let clock = Clock::real_time();
         let mut cfg = StackConfig {
             reply_timing: a.reply.timing(),
@@ -819,6 +973,19 @@ pub(crate) fn serve(mut a: ServeArgs, m: Option<&ArgMatches>) -> Result<()> {
         };
         // Worker threads (pinned) whenever --cores (or the file) names the
         // CPUs; the main thread otherwise, and for a capture.
+        if multi {
+            let q = queues.remove(0);
+            let xs: Vec<&DpdkQueue<'_>> = extra.iter().collect();
+            let stack = make_stack_on(&a.dpdk, &q, &xs, cfg, &clock, 0, 1)?;
+            let mut ports = vec![q];
+            ports.extend(extra);
+            let mut w = Worker::new(stack, ports, ServeApp::new(mode));
+            w.stack.listen(a.listen);
+            announce(info.mac);
+            let st = run::serve(&mut w, &clock, stop, &live);
+            serve_summary(&w, &st);
+            return Ok(());
+        }
         if queues.len() > 1 || (a.dpdk.cores.is_some() && a.dpdk.pcap.is_none()) {
             let outcomes = serve_workers(eal, queues, &a, cfg, mode, &clock, stop, &live, || {
                 announce(info.mac)
@@ -870,6 +1037,52 @@ struct ServeOutcome {
     live: LiveStats,
 }
 
+/// The sum of a worker's port statistics; with several ports, one line
+/// each.
+fn ports_stats<P: Port>(ports: &[P]) -> PortStats {
+    let mut t = PortStats::default();
+    for (k, p) in ports.iter().enumerate() {
+        let s = p.stats();
+        if ports.len() > 1 {
+            print!("port {k}: ");
+            print_port_stats(&s);
+        }
+        t.rx_packets += s.rx_packets;
+        t.rx_bytes += s.rx_bytes;
+        t.rx_dropped += s.rx_dropped;
+        t.tx_packets += s.tx_packets;
+        t.tx_bytes += s.tx_bytes;
+        t.tx_dropped += s.tx_dropped;
+    }
+    t
+}
+
+/// The path-manager flags make sense: endpoints are our addresses, each
+/// once.
+fn check_pm(d: &DpdkArgs) -> Result<()> {
+    let ours: Vec<IpAddr> = d
+        .ips
+        .iter()
+        .map(|p| p.addr)
+        .chain(
+            d.extra_ports
+                .iter()
+                .flat_map(|x| x.ips.iter().map(|p| p.addr)),
+        )
+        .collect();
+    let mut seen = Vec::new();
+    for &ip in d.signal.iter().chain(&d.subflow) {
+        if !ours.contains(&ip) {
+            bail!("endpoint {ip} is none of our addresses ({ours:?})");
+        }
+        if seen.contains(&ip) {
+            bail!("endpoint {ip} given twice");
+        }
+        seen.push(ip);
+    }
+    Ok(())
+}
+
 fn serve_outcome<P: Port>(w: &Worker<P, ServeApp>, st: &LiveStats) -> ServeOutcome {
     ServeOutcome {
         cpu: None,
@@ -877,7 +1090,7 @@ fn serve_outcome<P: Port>(w: &Worker<P, ServeApp>, st: &LiveStats) -> ServeOutco
         stats: w.app.stats,
         error_reasons: w.app.error_reasons.clone(),
         open: w.app.open_connections(),
-        port: w.ports[0].stats(),
+        port: ports_stats(&w.ports),
         counters: w.stack.counters(),
         steer: None,
         live: *st,
@@ -1116,11 +1329,6 @@ pub(crate) fn loadgen(mut a: LoadgenArgs, m: Option<&ArgMatches>) -> Result<()> 
                 .unwrap_or_default()
         );
         print_dpdk_settings(&a.dpdk);
-        if a.dpdk.workers() > 1 {
-            println!(
-                "  note        loadgen runs one worker for now: a run needs --cores with one CPU"
-            );
-        }
         println!("  target      {target}");
         println!("  connections {}", a.connections);
         println!(
@@ -1143,8 +1351,19 @@ pub(crate) fn loadgen(mut a: LoadgenArgs, m: Option<&ArgMatches>) -> Result<()> 
     if duration == Some(Duration::ZERO) || a.transactions == Some(0) {
         bail!("duration and transaction count must be positive");
     }
-    if a.dpdk.workers() > 1 {
-        bail!("loadgen runs one worker for now: give --cores a single CPU, or leave it out");
+    check_pm(&a.dpdk)?;
+    if !a.dpdk.extra_ports.is_empty() && (a.dpdk.cores.is_some() || a.dpdk.pcap.is_some()) {
+        bail!("--extra-port works with one worker (no --cores) and no --pcap");
+    }
+    let n_workers = a.dpdk.workers();
+    if n_workers > 1 && a.dpdk.pcap.is_some() {
+        bail!("--pcap works with one worker only (no --cores, or a single CPU)");
+    }
+    if n_workers > a.connections {
+        bail!(
+            "{} connections for {n_workers} workers: give each worker at least one",
+            a.connections
+        );
     }
     let response_bytes = a.response_bytes.unwrap_or(a.request_bytes);
     let stop = mptfo_bench::sys::stop_on_signals().context("installing signal handlers")?;
@@ -1166,8 +1385,7 @@ pub(crate) fn loadgen(mut a: LoadgenArgs, m: Option<&ArgMatches>) -> Result<()> 
         transactions: a.transactions,
         duration,
     };
-    let report = with_port(&a.dpdk, "mptfo_loadgen", |_eal, mut queues, info| {
-        let q = queues.remove(0);
+    let report = with_port(&a.dpdk, "mptfo_loadgen", |eal, mut queues, extra, info| {
         let clock = Clock::real_time();
         let cfg = StackConfig {
             time_wait: a.time_wait,
@@ -1178,7 +1396,7 @@ pub(crate) fn loadgen(mut a: LoadgenArgs, m: Option<&ArgMatches>) -> Result<()> 
             target,
         };
         println!(
-            "loadgen: {} -> {} from {}, {} connections",
+            "loadgen: {} -> {} from {}, {} connections{}",
             linfo.device,
             target,
             a.dpdk
@@ -1187,17 +1405,34 @@ pub(crate) fn loadgen(mut a: LoadgenArgs, m: Option<&ArgMatches>) -> Result<()> 
                 .map(|p| p.addr.to_string())
                 .collect::<Vec<_>>()
                 .join(" "),
-            a.connections
+            a.connections,
+            if queues.len() > 1 {
+                format!(" on {} cores", queues.len())
+            } else {
+                String::new()
+            }
         );
+        if queues.len() > 1 || (a.dpdk.cores.is_some() && a.dpdk.pcap.is_none()) {
+            return loadgen_workers(eal, queues, &a, cfg, &lcfg, &clock, stop, &live, &linfo)
+                .map(LoadgenRun::Cores);
+        }
+        let q = queues.remove(0);
         match &a.dpdk.pcap {
             None => {
-                let stack = make_stack(&a.dpdk, &q, cfg, &clock, 0, 1);
+                // Further ports (paths for the path manager's subflows)
+                // and the endpoints.
+                let xs: Vec<&DpdkQueue<'_>> = extra.iter().collect();
+                let stack = make_stack_on(&a.dpdk, &q, &xs, cfg, &clock, 0, 1)?;
                 let app = LoadgenApp::new(lcfg.clone(), clock.clone());
-                let mut w = Worker::new(stack, vec![q], app);
+                let mut ports = vec![q];
+                ports.extend(extra);
+                let mut w = Worker::new(stack, ports, app);
                 let st = run::loadgen(&mut w, &clock, stop, &live);
                 let counters = w.stack.counters();
-                print_port_stats(&w.ports[0].stats());
-                Ok(run::loadgen_report(&w, &st, &counters, &linfo))
+                print_port_stats(&ports_stats(&w.ports));
+                Ok(LoadgenRun::One(Box::new(run::loadgen_report(
+                    &w, &st, &counters, &linfo,
+                ))))
             }
             Some(path) => {
                 let tap = PcapTap::new(q, pcap_writer(path)?, clock.clone());
@@ -1213,10 +1448,14 @@ pub(crate) fn loadgen(mut a: LoadgenArgs, m: Option<&ArgMatches>) -> Result<()> 
                 tap.finish()
                     .with_context(|| format!("writing {}", path.display()))?;
                 println!("capture written to {}", path.display());
-                Ok(report)
+                Ok(LoadgenRun::One(Box::new(report)))
             }
         }
     })?;
+    let report = match report {
+        LoadgenRun::One(r) => *r,
+        LoadgenRun::Cores(outs) => return finish_loadgen_workers(&a, outs),
+    };
     print!("{report}");
     println!("client counters (nstat names, non-zero):");
     for (name, v) in &report.client_counters {
@@ -1231,6 +1470,221 @@ pub(crate) fn loadgen(mut a: LoadgenArgs, m: Option<&ArgMatches>) -> Result<()> 
         bail!("the run did not finish normally (see the warning above)");
     }
     if report.transactions == 0 {
+        bail!("no transaction completed");
+    }
+    Ok(())
+}
+
+/// What a loadgen run returns to be reported: one worker's report, or
+/// the outcomes of several pinned workers.
+enum LoadgenRun {
+    One(Box<mptfo_bench::report::Report>),
+    Cores(Vec<LoadgenOutcome>),
+}
+
+/// What one loadgen worker did.
+struct LoadgenOutcome {
+    cpu: usize,
+    pinned: bool,
+    report: mptfo_bench::report::Report,
+    stats: mptfo_bench::LoadgenStats,
+    port: PortStats,
+    counters: Counters,
+    steer: SteerStats,
+}
+
+/// Worker `k`'s share of `total` split over `n` (the first ones take the
+/// remainder).
+fn share(total: u64, k: usize, n: usize) -> u64 {
+    let (n, k) = (n as u64, k as u64);
+    total / n + u64::from(k < total % n)
+}
+
+/// Runs one pinned loadgen worker per queue, each with its own stack (core
+/// `k` of `n`) behind the software steering step and its share of the
+/// connections and transactions; each opens its connections from source
+/// ports whose flows hash to its own core (`shard::port_for_core`).
+#[allow(clippy::too_many_arguments)]
+fn loadgen_workers<'a>(
+    eal: &Eal,
+    queues: Vec<DpdkQueue<'a>>,
+    a: &LoadgenArgs,
+    cfg: StackConfig,
+    lcfg: &LoadgenConfig,
+    clock: &Clock,
+    stop: &AtomicBool,
+    live: &LiveConfig,
+    linfo: &LiveLoadgenInfo,
+) -> Result<Vec<LoadgenOutcome>> {
+    let cpus = a.dpdk.worker_cpus();
+    let n = queues.len();
+    let target = lcfg.server;
+    let local = a
+        .dpdk
+        .ips
+        .iter()
+        .map(|p| p.addr)
+        .find(|ip| ip.is_ipv4() == target.is_ipv4())
+        .ok_or_else(|| anyhow!("no --ip of the family of {target}"))?;
+    let steering = Steering::new(n, INBOX_CAPACITY);
+    let failed = AtomicBool::new(false);
+    let barrier = run::DoneBarrier::new(n);
+    std::thread::scope(|s| {
+        let mut handles = Vec::new();
+        for (k, q) in queues.into_iter().enumerate() {
+            let cpu = cpus.get(k).copied().unwrap_or(k);
+            let (steering, failed, barrier) = (&steering, &failed, &barrier);
+            let clock = clock.clone();
+            let mut my = lcfg.clone();
+            my.concurrency = share(lcfg.concurrency as u64, k, n) as usize;
+            my.transactions = lcfg.transactions.map(|t| share(t, k, n));
+            let h = std::thread::Builder::new()
+                .name(format!("mptfo-lg{k}"))
+                .spawn_scoped(s, move || -> Result<LoadgenOutcome> {
+                    let r = (|| {
+                        let _lcore = eal
+                            .register_thread()
+                            .map_err(|e| anyhow!("worker {k}: registering with the EAL: {e}"))?;
+                        let pinned = mptfo_bench::steer::pin_to_cpu(cpu);
+                        if !pinned {
+                            eprintln!(
+                                "loadgen: worker {k}: could not pin to cpu {cpu}; running unpinned"
+                            );
+                        }
+                        let port = SteeredPort::new(q, k, steering);
+                        let stack = make_stack(&a.dpdk, &port, cfg, &clock, k as u32, n as u32);
+                        let idle = my.transactions == Some(0);
+                        let app = LoadgenApp::new(my, clock.clone()).with_shard(local, k, n);
+                        let mut w = Worker::new(stack, vec![port], app);
+                        if idle {
+                            w.app.stop();
+                        }
+                        let st = run::loadgen_shared(&mut w, &clock, stop, live, Some(barrier));
+                        let counters = w.stack.counters();
+                        let report = run::loadgen_report(&w, &st, &counters, linfo);
+                        Ok(LoadgenOutcome {
+                            cpu,
+                            pinned,
+                            report,
+                            stats: w.app.stats,
+                            port: w.ports[0].stats(),
+                            counters,
+                            steer: w.ports[0].stats,
+                        })
+                    })();
+                    if r.is_err() {
+                        failed.store(true, Ordering::SeqCst);
+                        stop.store(true, Ordering::SeqCst);
+                        barrier.arrive();
+                    }
+                    r
+                })
+                .context("starting a worker thread")?;
+            handles.push(h);
+        }
+        let mut outs = Vec::new();
+        let mut first_err = None;
+        for h in handles {
+            match h.join() {
+                Ok(Ok(o)) => outs.push(o),
+                Ok(Err(e)) => {
+                    first_err.get_or_insert(e);
+                }
+                Err(_) => {
+                    stop.store(true, Ordering::SeqCst);
+                    first_err.get_or_insert(anyhow!("a worker thread panicked"));
+                }
+            }
+        }
+        match first_err {
+            Some(e) => Err(e),
+            None => Ok(outs),
+        }
+    })
+}
+
+/// Prints the per-core reports, the steering figures and the totals (the
+/// line the tests read: `loadgen: total: ...`), writes the JSON summary,
+/// and fails like the one-worker run does.
+fn finish_loadgen_workers(a: &LoadgenArgs, outs: Vec<LoadgenOutcome>) -> Result<()> {
+    let mut total = mptfo_bench::LoadgenStats::default();
+    let mut steer = SteerStats::default();
+    let mut port = PortStats::default();
+    let mut unfinished = false;
+    for (k, o) in outs.iter().enumerate() {
+        println!(
+            "loadgen: core {k} (cpu {}{}): {} transactions completed of {} started, {} errors",
+            o.cpu,
+            if o.pinned { ", pinned" } else { ", not pinned" },
+            o.stats.completed,
+            o.stats.started,
+            o.stats.errors
+        );
+        print!("{}", o.report);
+        println!("loadgen: core {k} steering: {}", o.steer.line());
+        total.started += o.stats.started;
+        total.completed += o.stats.completed;
+        total.completed_mptcp += o.stats.completed_mptcp;
+        total.errors += o.stats.errors;
+        total.incomplete += o.stats.incomplete;
+        total.overlong += o.stats.overlong;
+        total.port_exhausted += o.stats.port_exhausted;
+        total.call_errors += o.stats.call_errors;
+        total.closed += o.stats.closed;
+        steer.add(&o.steer);
+        port.rx_packets += o.port.rx_packets;
+        port.rx_bytes += o.port.rx_bytes;
+        port.rx_dropped += o.port.rx_dropped;
+        port.tx_packets += o.port.tx_packets;
+        port.tx_bytes += o.port.tx_bytes;
+        port.tx_dropped += o.port.tx_dropped;
+        unfinished |= o.report.run.drain_timed_out || o.report.run.wall_timed_out;
+    }
+    println!("loadgen: steering: {}", steer.line());
+    print_port_stats(&port);
+    println!(
+        "loadgen: total: {} transactions completed of {} started on {} cores, {} errors, {} incomplete, {} overlong, {} mptcp",
+        total.completed,
+        total.started,
+        outs.len(),
+        total.errors,
+        total.incomplete,
+        total.overlong,
+        total.completed_mptcp
+    );
+    let counters = Counters::sum(outs.iter().map(|o| &o.counters));
+    print_counters("client", &counters);
+    if let Some(path) = &a.json {
+        // Hand-written JSON (the totals; each core's full report inside).
+        let per_core: Vec<String> = outs.iter().map(|o| o.report.to_json()).collect();
+        let client_counters: Vec<String> = counters
+            .nonzero()
+            .map(|(k, v)| format!("\"{k}\":{v}"))
+            .collect();
+        let v = format!(
+            "{{\"clock\":\"wall\",\"cores\":{},\"transactions\":{},\"started\":{},\"mptcp_transactions\":{},\"errors\":{{\"total\":{},\"incomplete\":{},\"overlong\":{}}},\"steering\":{{\"received\":{},\"steered_out\":{},\"steered_fraction\":{},\"broadcast\":{},\"dropped\":{}}},\"client_counters\":{{{}}},\"per_core\":[{}]}}",
+            outs.len(),
+            total.completed,
+            total.started,
+            total.completed_mptcp,
+            total.errors,
+            total.incomplete,
+            total.overlong,
+            steer.received,
+            steer.steered_out,
+            steer.steered_fraction(),
+            steer.broadcast,
+            steer.dropped,
+            client_counters.join(","),
+            per_core.join(",")
+        );
+        std::fs::write(path, v + "\n").with_context(|| format!("writing {}", path.display()))?;
+        println!("  JSON report written to {}", path.display());
+    }
+    if unfinished {
+        bail!("the run did not finish normally (see the warnings above)");
+    }
+    if total.completed == 0 {
         bail!("no transaction completed");
     }
     Ok(())
@@ -1251,6 +1705,38 @@ mod tests {
         assert_eq!(n.mac, [2, 0, 0, 0, 0, 10]);
         assert!("10.0.1.1=02:00:00:00:00".parse::<Neighbor>().is_err());
         assert!("10.0.1.1".parse::<Neighbor>().is_err());
+    }
+
+    #[test]
+    fn extra_ports_limits_and_subnets() {
+        let x: ExtraPort = "net_af_packet1=10.0.2.2/24,10.0.1.2/32".parse().unwrap();
+        assert_eq!(x.dev, "net_af_packet1");
+        assert_eq!(x.ips.len(), 2);
+        assert_eq!(x.ips[1].len, 32);
+        assert!("net_af_packet1".parse::<ExtraPort>().is_err());
+        assert!("=10.0.2.2/24".parse::<ExtraPort>().is_err());
+        assert!("p=10.0.2.2".parse::<ExtraPort>().is_err());
+        let l: PmLimitsArg = "2,2".parse().unwrap();
+        assert_eq!((l.0.subflows(), l.0.add_addr_accepted()), (2, 2));
+        assert!("2".parse::<PmLimitsArg>().is_err());
+        assert!("x,1".parse::<PmLimitsArg>().is_err());
+        let p: IpPrefix = "10.0.1.2/24".parse().unwrap();
+        assert!(in_subnet(&p, "10.0.1.200".parse().unwrap()));
+        assert!(!in_subnet(&p, "10.0.2.1".parse().unwrap()));
+        let all: IpPrefix = "10.0.1.2/0".parse().unwrap();
+        assert!(in_subnet(&all, "192.168.0.1".parse().unwrap()));
+        let v6: IpPrefix = "fd00::1/64".parse().unwrap();
+        assert!(in_subnet(&v6, "fd00::ff".parse().unwrap()));
+        assert!(!in_subnet(&v6, "10.0.1.2".parse().unwrap()));
+    }
+
+    #[test]
+    fn load_shares() {
+        assert_eq!(
+            (0..3).map(|k| share(10, k, 3)).collect::<Vec<_>>(),
+            [4, 3, 3]
+        );
+        assert_eq!((0..2).map(|k| share(1, k, 2)).sum::<u64>(), 1);
     }
 
     #[test]

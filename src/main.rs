@@ -163,6 +163,18 @@ struct BenchArgs {
     /// Write the report as JSON to this file.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Paths (mem links) between client and server: 1, or 2 (10.0.1.x and
+    /// 10.0.2.x; each connection opens a second subflow over path 2 once
+    /// it is established — give large replies, e.g. --response-bytes
+    /// 200000, for both paths to carry data).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=2))]
+    paths: u8,
+    /// Round-trip time of path 2 (default: --rtt).
+    #[arg(long, value_parser = parse_duration)]
+    rtt2: Option<Duration>,
+    /// Open the path-2 subflow as a backup (MP_JOIN B flag).
+    #[arg(long)]
+    backup2: bool,
 }
 
 impl Reply {
@@ -305,6 +317,9 @@ fn bench(args: BenchArgs) -> Result<()> {
         time_wait: args.time_wait,
         loss: args.loss,
         pcap: args.pcap.clone(),
+        paths: usize::from(args.paths),
+        rtt2: args.rtt2,
+        backup2: args.backup2,
         ..BenchConfig::default()
     };
     let outcome = mptfo_bench::run(&cfg).map_err(anyhow::Error::msg)?;

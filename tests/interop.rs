@@ -1241,3 +1241,658 @@ fn linux_client_to_two_core_serve() {
     assert!(sout.contains("pinned"), "{sout}");
     eprintln!("PASSED: Linux client (MSG_FASTOPEN) -> mptfo serve on two cores ({per_core:?} connections per core; {steering})");
 }
+
+/// `mptfo loadgen --cores A,B` (two pinned workers, two af_packet queue
+/// pairs, software steering) -> the Linux MPTCP TFO listener: each worker
+/// opens its connections from source ports whose flows hash to its own
+/// core (`shard::port_for_core`), so whichever queue the kernel's fan-out
+/// puts a reply on, the steering step hands it to the worker that owns the
+/// connection: every transaction completes, with data in the SYN.
+#[test]
+fn two_core_mptfo_loadgen_to_linux_listener() {
+    if skip() {
+        return;
+    }
+    let cpus = allowed_cpus();
+    if cpus.len() < 2 {
+        eprintln!("SKIPPED: needs two CPUs, has {cpus:?} ***********************************");
+        return;
+    }
+    let cores = format!("{},{}", cpus[0], cpus[1]);
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut lab = match Lab::create("l", 5) {
+        Ok(l) => l,
+        Err(e) if e.contains("netns add") => {
+            eprintln!("SKIPPED: cannot create network namespaces: {e}");
+            return;
+        }
+        Err(e) => panic!("lab: {e}"),
+    };
+    const N: u64 = 200;
+    const CORES: u64 = 2;
+    let ns_m = lab.ns_m.clone();
+    let ns_k = lab.ns_k.clone();
+    let listen = format!("{}:8080", lab.ip_k);
+    let n_str = N.to_string();
+    let srv = lab.spawn(
+        "kernel-server",
+        &ns_k,
+        &[
+            MPTFO,
+            "kernel-server",
+            "--listen",
+            &listen,
+            "--mode",
+            "rpc",
+            "--request-bytes",
+            "64",
+            "--response-bytes",
+            "64",
+            "--tfo-qlen",
+            "64",
+            "--wait-key",
+            "on",
+            "--connections",
+            &n_str,
+            "--duration",
+            "60s",
+        ],
+    );
+    lab.procs[srv]
+        .wait_for("listening", Duration::from_secs(10))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let n0 = Lab::nstat(&ns_k);
+    let eal = lab.eal() + ",qpairs=2";
+    let json = lab.dir.join("loadgen.json");
+    let json_s = json.to_string_lossy().into_owned();
+    let ip = format!("{}/24", lab.ip_m);
+    let neighbor = format!("{}={MAC_K}", lab.ip_k);
+    let lg = lab.spawn(
+        "mptfo loadgen",
+        &ns_m,
+        &[
+            MPTFO,
+            "loadgen",
+            "--eal",
+            &eal,
+            "--cores",
+            &cores,
+            "--ip",
+            &ip,
+            "--target",
+            &listen,
+            "--connections",
+            "4",
+            "--transactions",
+            &n_str,
+            "--request-bytes",
+            "64",
+            "--response-bytes",
+            "64",
+            "--tfo",
+            "on",
+            "--mptcp",
+            "on",
+            "--neighbor",
+            &neighbor,
+            "--time-limit",
+            "40s",
+            "--json",
+            &json_s,
+        ],
+    );
+    let st = lab.procs[lg].wait(Duration::from_secs(60));
+    let out = lab.procs[lg].output();
+    eprintln!("{out}");
+    assert!(st.success(), "loadgen exit {st}");
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).expect("JSON report"))
+            .expect("valid JSON");
+    assert_eq!(v["cores"], CORES);
+    assert_eq!(v["transactions"], N, "{v}");
+    assert_eq!(v["started"], N);
+    assert_eq!(v["mptcp_transactions"], N, "every transaction stayed MPTCP");
+    assert_eq!(v["errors"]["total"], 0, "{v}");
+    assert_eq!(v["errors"]["incomplete"], 0);
+    assert_eq!(v["errors"]["overlong"], 0);
+    let per_core = v["per_core"].as_array().expect("per-core reports");
+    assert_eq!(per_core.len() as u64, CORES);
+    for r in per_core {
+        assert!(
+            r["transactions"].as_u64().unwrap_or(0) > 0,
+            "both cores ran: {r}"
+        );
+        assert_eq!(r["errors"]["total"], 0, "{r}");
+        assert_eq!(r["retransmissions"]["total"], 0, "{r}");
+        assert_eq!(r["tfo"]["rejected"], 0, "{r}");
+    }
+    // Each core asks for its own cookie once; every other SYN carries it
+    // and the request.
+    assert_eq!(v["client_counters"]["TcpExtTCPFastOpenActive"], N - CORES);
+    assert_eq!(v["client_counters"]["MPTcpExtMPCapableSYNACKRX"], N);
+    // Steering: no frame lost in a hand-over. The fraction handed to the
+    // other core reflects the kernel's PACKET_FANOUT_HASH (not our
+    // Toeplitz hash: af_packet cannot be told ours), about half; with a
+    // NIC programmed with the symmetric key and RETA it would be 0.
+    let steer = &v["steering"];
+    assert_eq!(steer["dropped"], 0, "{steer}");
+    let fraction = steer["steered_fraction"].as_f64().expect("fraction");
+    eprintln!("steering: {steer}");
+
+    let st = lab.procs[srv].wait(Duration::from_secs(20));
+    let sout = lab.procs[srv].output();
+    let summary = sout
+        .lines()
+        .find(|l| l.starts_with("kernel-server:"))
+        .unwrap_or_else(|| panic!("no summary: {sout}"))
+        .to_owned();
+    eprintln!("{summary}");
+    assert!(st.success(), "kernel-server exit {st}: {sout}");
+    assert_eq!(field(&summary, "accepted"), Some(n_str.as_str()));
+    assert_eq!(field(&summary, "closed"), Some(n_str.as_str()));
+    assert_eq!(field(&summary, "errors"), Some("0"));
+    assert_eq!(field(&summary, "fallbacks"), Some("0"));
+    assert_eq!(field(&summary, "mptcp"), Some(n_str.as_str()));
+    assert_eq!(
+        field(&summary, "tfo"),
+        Some((N - CORES).to_string().as_str())
+    );
+
+    let n1 = Lab::nstat(&ns_k);
+    eprintln!(
+        "server namespace nstat (TFO and MPTCP counters that rose):\n{}",
+        risen(
+            &n0,
+            &n1,
+            &["FastOpen", "MPTcpExt", "TcpPassiveOpens", "TcpRetransSegs"]
+        )
+    );
+    assert_eq!(get(&n1, "TcpExtTCPFastOpenPassive"), N - CORES);
+    assert_eq!(get(&n1, "TcpExtTCPFastOpenPassiveFail"), 0);
+    assert_eq!(get(&n1, "TcpExtTCPFastOpenCookieReqd"), CORES);
+    assert_eq!(get(&n1, "MPTcpExtMPCapableSYNRX"), N);
+    assert_eq!(get(&n1, "MPTcpExtMPCapableACKRX"), N);
+    assert_eq!(fallback_counters(&n1), vec![], "no MPTCP fallback");
+    assert_eq!(get(&n1, "TcpRetransSegs"), 0);
+    eprintln!(
+        "PASSED: mptfo loadgen on two cores -> Linux MPTCP TFO listener (steered fraction {fraction:.3})"
+    );
+}
+
+/// The second path's MACs (mptfo's side, the kernel's side).
+const MAC_M2: &str = "02:6d:70:74:67:02";
+const MAC_K2: &str = "02:6d:70:74:67:01";
+
+/// A second veth pair between a lab's namespaces: `10.77.SUBNET.2`
+/// (mptfo's, no kernel address) and `10.77.SUBNET.1` (the kernel's), with
+/// the kernel side set up for multipath: rp_filter off, MPTCP limits
+/// `subflow 2 add_addr_accepted 2`. Returns (mptfo's interface, mptfo's
+/// address, the kernel's address). The namespaces' removal takes it away.
+fn add_second_path(lab: &Lab, subnet: u8) -> (String, String, String) {
+    let if_m2 = format!("{}2", lab.if_m);
+    let if_k2 = format!("{}2", lab.if_k);
+    let ip_m2 = format!("10.77.{subnet}.2");
+    let ip_k2 = format!("10.77.{subnet}.1");
+    run(&[
+        "ip", "link", "add", &if_m2, "address", MAC_M2, "netns", &lab.ns_m, "type", "veth", "peer",
+        "name", &if_k2, "address", MAC_K2, "netns", &lab.ns_k,
+    ])
+    .expect("second veth pair");
+    let k = |args: &[&str]| {
+        let mut v = vec!["ip", "netns", "exec", lab.ns_k.as_str()];
+        v.extend_from_slice(args);
+        run(&v).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+    };
+    let m = |args: &[&str]| {
+        let mut v = vec!["ip", "netns", "exec", lab.ns_m.as_str()];
+        v.extend_from_slice(args);
+        run(&v).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+    };
+    for c in ["all", "default", lab.if_k.as_str(), if_k2.as_str()] {
+        k(&["sysctl", "-qw", &format!("net.ipv4.conf.{c}.rp_filter=0")]);
+    }
+    k(&["ethtool", "-K", &if_k2, "tx", "off"]);
+    k(&["ip", "addr", "add", &format!("{ip_k2}/24"), "dev", &if_k2]);
+    k(&["ip", "link", "set", &if_k2, "up"]);
+    k(&[
+        "ip",
+        "neigh",
+        "replace",
+        &ip_m2,
+        "lladdr",
+        MAC_M2,
+        "dev",
+        &if_k2,
+        "nud",
+        "permanent",
+    ]);
+    k(&[
+        "ip",
+        "mptcp",
+        "limits",
+        "set",
+        "subflow",
+        "2",
+        "add_addr_accepted",
+        "2",
+    ]);
+    m(&[
+        "sysctl",
+        "-qw",
+        &format!("net.ipv6.conf.{if_m2}.disable_ipv6=1"),
+    ]);
+    m(&["ip", "link", "set", &if_m2, "up"]);
+    (if_m2, ip_m2, ip_k2)
+}
+
+/// `mptfo serve` on two DPDK ports (two paths) with a `signal` endpoint on
+/// the second address: it announces the address (ADD_ADDR) on the Linux
+/// client's connection, the client (add_addr_accepted 2) joins it
+/// (MP_JOIN on the second path), and the echo stays correct.
+#[test]
+fn mptfo_serve_signal_endpoint_joined_by_linux_client() {
+    if skip() {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut lab = match Lab::create("j", 6) {
+        Ok(l) => l,
+        Err(e) if e.contains("netns add") => {
+            eprintln!("SKIPPED: cannot create network namespaces: {e}");
+            return;
+        }
+        Err(e) => panic!("lab: {e}"),
+    };
+    let (if_m2, ip_m2, ip_k2) = add_second_path(&lab, 7);
+    let eal = format!("{} --vdev=net_af_packet1,iface={if_m2}", lab.eal());
+    let ns_m = lab.ns_m.clone();
+    let ns_k = lab.ns_k.clone();
+    let ip = format!("{}/24", lab.ip_m);
+    let extra = format!("net_af_packet1={ip_m2}/24");
+    let n1 = format!("{}={MAC_K}", lab.ip_k);
+    let n2 = format!("{ip_k2}={MAC_K2}");
+    let serve = lab.spawn(
+        "mptfo serve",
+        &ns_m,
+        &[
+            MPTFO,
+            "serve",
+            "--eal",
+            &eal,
+            "--port",
+            "net_af_packet0",
+            "--ip",
+            &ip,
+            "--extra-port",
+            &extra,
+            "--signal",
+            &ip_m2,
+            "--listen",
+            "8080",
+            "--mode",
+            "echo",
+            "--reply",
+            "hold",
+            "--duration",
+            "60s",
+            "--idle-sleep",
+            "20us",
+            "--neighbor",
+            &n1,
+            "--neighbor",
+            &n2,
+        ],
+    );
+    let l = lab.procs[serve]
+        .wait_for("listening", Duration::from_secs(20))
+        .unwrap_or_else(|e| panic!("{e}"));
+    eprintln!("{l}");
+    let target = format!("{}:8080", lab.ip_m);
+    let n0 = Lab::nstat(&ns_k);
+    let (ok, conns, out) = lab.kernel_client(&[
+        "--target",
+        &target,
+        "--mode",
+        "plain",
+        "--exchanges",
+        "400",
+        "--request-bytes",
+        "8000",
+        "--time-limit",
+        "20s",
+    ]);
+    assert!(ok, "{out}");
+    assert_eq!(conns.len(), 1, "{out}");
+    assert_eq!(field(&conns[0], "replies_ok"), Some("1"), "{}", conns[0]);
+    assert_eq!(field(&conns[0], "fallback"), Some("0"), "{}", conns[0]);
+    let n1 = Lab::nstat(&ns_k);
+    eprintln!(
+        "client namespace nstat (MPTCP counters that rose):\n{}",
+        risen(&n0, &n1, &["MPTcpExt", "TcpRetransSegs"])
+    );
+    assert!(get(&n1, "MPTcpExtAddAddr") >= 1, "ADD_ADDR received");
+    assert!(
+        get(&n1, "MPTcpExtMPJoinSynAckRx") >= 1,
+        "the client's join got its SYN/ACK"
+    );
+    assert_eq!(get(&n1, "MPTcpExtMPJoinSynAckHMacFailure"), 0);
+    assert_eq!(fallback_counters(&n1), vec![], "no MPTCP fallback");
+
+    let st = lab.procs[serve].signal_and_wait("-TERM", Duration::from_secs(10));
+    let sout = lab.procs[serve].output();
+    eprintln!("{sout}");
+    assert!(st.success(), "serve exit {st}");
+    assert!(counter(&sout, "MPTcpExtMPJoinSynRx") >= 1, "{sout}");
+    assert!(counter(&sout, "MPTcpExtMPJoinAckRx") >= 1, "{sout}");
+    assert!(counter(&sout, "MPTcpExtAddAddrTx") >= 1, "{sout}");
+    let (p0, p1) = (port_bytes(&sout, 0), port_bytes(&sout, 1));
+    eprintln!("bytes (rx, tx): port 0 {p0:?}, port 1 {p1:?}");
+    // All the data went through (3.2 MB each way).
+    assert!(p0.0 + p1.0 > 3_200_000, "{p0:?} {p1:?}");
+    assert!(p0.1 + p1.1 > 3_200_000, "{p0:?} {p1:?}");
+    second_path_note(p1);
+    eprintln!("PASSED: mptfo serve (two ports, signal endpoint) joined by a Linux client (path 2 bytes rx/tx {p1:?})");
+}
+
+/// Whether data (not only the join's handshake) went over the second
+/// path is up to the schedulers: the engine's (lowest RTT, like Linux's
+/// default) may keep an echo's small replies on the first subflow, whose
+/// RTT estimate is as good on veth, and the Linux client's may do the same
+/// with its requests; so this is reported, not asserted.
+fn second_path_note(p1: (u64, u64)) {
+    if p1.0 + p1.1 > 100_000 {
+        eprintln!("second path carried data: {p1:?} bytes (rx, tx)");
+    } else {
+        eprintln!("NOTE: the second path carried only the join and ACKs ({p1:?} bytes): both schedulers kept the data on the first subflow this run");
+    }
+}
+
+/// Bytes received and sent on serve's port `k` (`port K: port: rx N
+/// frames B bytes (..), tx N frames B bytes (..)`).
+fn port_bytes(out: &str, k: usize) -> (u64, u64) {
+    let l = out
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("port {k}: port: rx ")))
+        .unwrap_or_else(|| panic!("no port {k} line: {out}"));
+    let w: Vec<&str> = l.split_whitespace().collect();
+    // rx N frames B bytes (D dropped), tx N frames B bytes (D dropped)
+    let rx = w[2].parse().expect("rx bytes");
+    let tx = w[9].parse().expect("tx bytes");
+    (rx, tx)
+}
+
+/// A Linux client with a `subflow` endpoint on its second address (`ip
+/// mptcp endpoint add ADDR dev IF subflow`) joins `mptfo serve` on two
+/// DPDK ports: the join (to serve's first address, over the second path,
+/// by policy routing) is accepted, the echo stays correct.
+#[test]
+fn linux_client_subflow_endpoint_joins_mptfo_serve() {
+    if skip() {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut lab = match Lab::create("i", 8) {
+        Ok(l) => l,
+        Err(e) if e.contains("netns add") => {
+            eprintln!("SKIPPED: cannot create network namespaces: {e}");
+            return;
+        }
+        Err(e) => panic!("lab: {e}"),
+    };
+    let (if_m2, ip_m2, ip_k2) = add_second_path(&lab, 9);
+    let if_k2 = format!("{}2", lab.if_k);
+    let ns_m = lab.ns_m.clone();
+    let ns_k = lab.ns_k.clone();
+    // The client's second address reaches serve's first one over the
+    // second path: a routing table of its own, and serve's MAC there.
+    let subnet1 = format!("{}/32", lab.ip_m);
+    for args in [
+        vec!["ip", "rule", "add", "from", ip_k2.as_str(), "table", "100"],
+        vec![
+            "ip",
+            "route",
+            "add",
+            subnet1.as_str(),
+            "dev",
+            if_k2.as_str(),
+            "table",
+            "100",
+        ],
+        vec![
+            "ip",
+            "neigh",
+            "replace",
+            lab.ip_m.as_str(),
+            "lladdr",
+            MAC_M2,
+            "dev",
+            if_k2.as_str(),
+            "nud",
+            "permanent",
+        ],
+        vec![
+            "ip",
+            "mptcp",
+            "endpoint",
+            "add",
+            ip_k2.as_str(),
+            "dev",
+            if_k2.as_str(),
+            "subflow",
+        ],
+    ] {
+        let mut v = vec!["ip", "netns", "exec", ns_k.as_str()];
+        v.extend_from_slice(&args);
+        run(&v).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+    }
+    let eal = format!("{} --vdev=net_af_packet1,iface={if_m2}", lab.eal());
+    let ip = format!("{}/24", lab.ip_m);
+    // Serve's first address is taken on the second port too (the join
+    // comes to it over the second path).
+    let extra = format!("net_af_packet1={ip_m2}/24,{}/32", lab.ip_m);
+    let n1 = format!("{}={MAC_K}", lab.ip_k);
+    let n2 = format!("{ip_k2}={MAC_K2}");
+    let serve = lab.spawn(
+        "mptfo serve",
+        &ns_m,
+        &[
+            MPTFO,
+            "serve",
+            "--eal",
+            &eal,
+            "--port",
+            "net_af_packet0",
+            "--ip",
+            &ip,
+            "--extra-port",
+            &extra,
+            "--listen",
+            "8080",
+            "--mode",
+            "echo",
+            "--reply",
+            "hold",
+            "--duration",
+            "60s",
+            "--idle-sleep",
+            "20us",
+            "--neighbor",
+            &n1,
+            "--neighbor",
+            &n2,
+        ],
+    );
+    let l = lab.procs[serve]
+        .wait_for("listening", Duration::from_secs(20))
+        .unwrap_or_else(|e| panic!("{e}"));
+    eprintln!("{l}");
+    let target = format!("{}:8080", lab.ip_m);
+    let n0 = Lab::nstat(&ns_k);
+    let (ok, conns, out) = lab.kernel_client(&[
+        "--target",
+        &target,
+        "--mode",
+        "plain",
+        "--exchanges",
+        "3000",
+        "--request-bytes",
+        "8000",
+        "--time-limit",
+        "20s",
+    ]);
+    assert!(ok, "{out}");
+    assert_eq!(conns.len(), 1, "{out}");
+    assert_eq!(field(&conns[0], "replies_ok"), Some("1"), "{}", conns[0]);
+    assert_eq!(field(&conns[0], "fallback"), Some("0"), "{}", conns[0]);
+    let n1 = Lab::nstat(&ns_k);
+    eprintln!(
+        "client namespace nstat (MPTCP counters that rose):\n{}",
+        risen(&n0, &n1, &["MPTcpExt", "TcpRetransSegs"])
+    );
+    let st = lab.procs[serve].signal_and_wait("-TERM", Duration::from_secs(10));
+    let sout = lab.procs[serve].output();
+    eprintln!("{sout}");
+    assert!(st.success(), "serve exit {st}");
+    assert!(get(&n1, "MPTcpExtMPJoinSynTx") >= 1, "the client joined");
+    assert!(
+        get(&n1, "MPTcpExtMPJoinSynAckRx") >= 1,
+        "the join got its SYN/ACK"
+    );
+    assert_eq!(get(&n1, "MPTcpExtMPJoinSynAckHMacFailure"), 0);
+    assert_eq!(fallback_counters(&n1), vec![], "no MPTCP fallback");
+    assert!(counter(&sout, "MPTcpExtMPJoinSynRx") >= 1, "{sout}");
+    assert!(counter(&sout, "MPTcpExtMPJoinAckRx") >= 1, "{sout}");
+    let (p0, p1) = (port_bytes(&sout, 0), port_bytes(&sout, 1));
+    eprintln!("bytes (rx, tx): port 0 {p0:?}, port 1 {p1:?}");
+    assert!(p0.0 + p0.1 > 100_000, "data on path 1: {p0:?}");
+    second_path_note(p1);
+    eprintln!("PASSED: Linux client (subflow endpoint) joins mptfo serve on two ports (path 2 bytes rx/tx {p1:?})");
+}
+
+/// `mptfo loadgen` on two DPDK ports with a `subflow` endpoint on its
+/// second address joins a Linux MPTCP server: once the connection is up,
+/// the path manager opens a second subflow (MP_JOIN) from the second
+/// port's address to the server's address; the server's nstat shows the
+/// join, the reply is complete.
+#[test]
+fn mptfo_loadgen_subflow_endpoint_joins_linux_server() {
+    if skip() {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut lab = match Lab::create("c", 10) {
+        Ok(l) => l,
+        Err(e) if e.contains("netns add") => {
+            eprintln!("SKIPPED: cannot create network namespaces: {e}");
+            return;
+        }
+        Err(e) => panic!("lab: {e}"),
+    };
+    let (if_m2, ip_m2, ip_k2) = add_second_path(&lab, 11);
+    let if_k2 = format!("{}2", lab.if_k);
+    let ns_m = lab.ns_m.clone();
+    let ns_k = lab.ns_k.clone();
+    // The engine's neighbour table is per address, not per interface: the
+    // join to the server's first address leaves the second port with that
+    // address's MAC, so the kernel's second interface wears it too.
+    run(&[
+        "ip", "netns", "exec", &ns_k, "ip", "link", "set", &if_k2, "address", MAC_K,
+    ])
+    .expect("second path MAC");
+    const RESPONSE: u64 = 4_000_000;
+    let response = RESPONSE.to_string();
+    let listen = format!("{}:8080", lab.ip_k);
+    let srv = lab.spawn(
+        "kernel-server",
+        &ns_k,
+        &[
+            MPTFO,
+            "kernel-server",
+            "--listen",
+            &listen,
+            "--mode",
+            "rpc",
+            "--request-bytes",
+            "64",
+            "--response-bytes",
+            &response,
+            "--connections",
+            "1",
+            "--duration",
+            "60s",
+        ],
+    );
+    lab.procs[srv]
+        .wait_for("listening", Duration::from_secs(10))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let n0 = Lab::nstat(&ns_k);
+    let eal = format!("{} --vdev=net_af_packet1,iface={if_m2}", lab.eal());
+    let ip = format!("{}/24", lab.ip_m);
+    let extra = format!("net_af_packet1={ip_m2}/24");
+    let n1 = format!("{}={MAC_K}", lab.ip_k);
+    let n2 = format!("{ip_k2}={MAC_K}");
+    let lg = lab.spawn(
+        "mptfo loadgen",
+        &ns_m,
+        &[
+            MPTFO,
+            "loadgen",
+            "--eal",
+            &eal,
+            "--port",
+            "net_af_packet0",
+            "--ip",
+            &ip,
+            "--extra-port",
+            &extra,
+            "--subflow",
+            &ip_m2,
+            "--target",
+            &listen,
+            "--connections",
+            "1",
+            "--transactions",
+            "1",
+            "--request-bytes",
+            "64",
+            "--response-bytes",
+            &response,
+            "--tfo",
+            "off",
+            "--mptcp",
+            "on",
+            "--neighbor",
+            &n1,
+            "--neighbor",
+            &n2,
+            "--time-limit",
+            "30s",
+        ],
+    );
+    let st = lab.procs[lg].wait(Duration::from_secs(40));
+    let out = lab.procs[lg].output();
+    eprintln!("{out}");
+    let n1 = Lab::nstat(&ns_k);
+    eprintln!(
+        "server namespace nstat (MPTCP counters that rose):\n{}",
+        risen(&n0, &n1, &["MPTcpExt", "TcpRetransSegs"])
+    );
+    assert!(st.success(), "loadgen exit {st}");
+    assert!(out.contains("1 completed (1 started)"), "{out}");
+    assert!(counter(&out, "MPTcpExtMPJoinSynTx") >= 1, "{out}");
+    assert!(
+        get(&n1, "MPTcpExtMPJoinSynRx") >= 1,
+        "the server saw the join"
+    );
+    assert!(get(&n1, "MPTcpExtMPJoinAckRx") >= 1, "the join completed");
+    assert_eq!(get(&n1, "MPTcpExtMPJoinAckHMacFailure"), 0);
+    assert_eq!(fallback_counters(&n1), vec![], "no MPTCP fallback");
+    let st = lab.procs[srv].wait(Duration::from_secs(20));
+    let sout = lab.procs[srv].output();
+    assert!(st.success(), "kernel-server exit {st}: {sout}");
+    let p1 = port_bytes(&out, 1);
+    assert!(p1.0 > 100_000, "reply data on path 2: {p1:?}");
+    eprintln!(
+        "PASSED: mptfo loadgen (subflow endpoint) joins a Linux server (path 2 bytes rx/tx {p1:?})"
+    );
+}

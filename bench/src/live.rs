@@ -10,7 +10,7 @@
 //! load generator — once the load is done and the connections drained.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use mptfo_engine::config::ReplyTiming;
 use mptfo_engine::counters::Counters;
@@ -128,6 +128,49 @@ pub fn loadgen<P: Port>(
     stop: &AtomicBool,
     cfg: &LiveConfig,
 ) -> LiveStats {
+    loadgen_shared(w, clock, stop, cfg, None)
+}
+
+/// Workers that share a port (each behind the software steering step):
+/// one that is done must go on polling, since the frames it receives may
+/// belong to the others, until all of them are done.
+#[derive(Debug)]
+pub struct DoneBarrier {
+    done: AtomicUsize,
+    workers: usize,
+}
+
+impl DoneBarrier {
+    /// A barrier for `workers` workers.
+    pub fn new(workers: usize) -> DoneBarrier {
+        DoneBarrier {
+            done: AtomicUsize::new(0),
+            workers,
+        }
+    }
+
+    /// This worker is done (or will never run).
+    pub fn arrive(&self) {
+        self.done.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn all_done(&self) -> bool {
+        self.done.load(Ordering::SeqCst) >= self.workers
+    }
+}
+
+/// [`loadgen`] for one of several workers sharing a port: once this
+/// worker's load and drain are over (its figures are taken then), it
+/// keeps polling — forwarding what it receives for the others — until
+/// every worker has arrived at `barrier` (or the hard limit passes, or a
+/// second signal comes).
+pub fn loadgen_shared<P: Port>(
+    w: &mut Worker<P, LoadgenApp>,
+    clock: &Clock,
+    stop: &AtomicBool,
+    cfg: &LiveConfig,
+    barrier: Option<&DoneBarrier>,
+) -> LiveStats {
     let mut st = LiveStats::default();
     let wall = std::time::Instant::now();
     let cpu = cpu_time::ThreadTime::try_now().ok();
@@ -173,6 +216,23 @@ pub fn loadgen<P: Port>(
         (Some(a), Some(b)) => b.saturating_sub(a),
         _ => 0,
     };
+    if let Some(b) = barrier {
+        b.arrive();
+        w.app.stop();
+        let mut extra = LiveStats::default();
+        while !b.all_done() {
+            step(w, clock, cfg.idle_sleep, &mut extra);
+            if hard_end.is_some_and(|e| clock.now() >= e)
+                || (stop.load(Ordering::Relaxed)
+                    && crate::sys::signals_received() > stopped_at_signals)
+            {
+                break;
+            }
+        }
+        w.poll(Instant(clock.now()));
+        st.polls += extra.polls;
+        st.frames += extra.frames;
+    }
     st
 }
 

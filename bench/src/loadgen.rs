@@ -16,9 +16,10 @@
 //! link) from the `connect` call (the SYN) to the first and to the last
 //! byte of the reply, in microseconds, into HDR histograms.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use hdrhistogram::Histogram;
+use mptfo_engine::shard::{port_for_core, EPHEMERAL};
 use mptfo_engine::stack::{
     CloseReason, ConnId, ConnectOptions, Event, MptcpMode, Stack, StackError,
 };
@@ -40,6 +41,21 @@ const BUFFER_MARGIN: usize = 16;
 /// (and of the replies and closes that follow in lockstep) larger than the
 /// worker's per-iteration buffer cache makes the stacks drop frames.
 const CONNECTS_PER_POLL: usize = 64;
+
+/// Ports of its hash class a sharded load generator tries per `connect`
+/// before it counts the ports as exhausted (about `n_cores` times as many
+/// ports are looked at).
+const SHARD_PORT_TRIES: usize = 64;
+
+/// Where a sharded load generator's active opens come from.
+#[derive(Debug, Clone, Copy)]
+struct Shard {
+    local: IpAddr,
+    core: usize,
+    n_cores: usize,
+    /// Where the next source-port search starts.
+    next_port: u16,
+}
 
 /// Highest latency the histograms hold (1 hour, in µs); larger values are
 /// clamped.
@@ -132,6 +148,9 @@ pub struct LoadgenApp {
     deferred: bool,
     /// Connections opened since the last `on_poll`.
     opened_this_poll: usize,
+    /// Sharded active opens: the source address, this core and the core
+    /// count; source ports are chosen so that the flow hashes to this core.
+    shard: Option<Shard>,
     /// SYN -> last reply byte, µs.
     pub total: Histogram<u64>,
     /// SYN -> first reply byte, µs.
@@ -162,11 +181,32 @@ impl LoadgenApp {
             stopped: false,
             deferred: false,
             opened_this_poll: 0,
+            shard: None,
             total: hist(),
             first_byte: hist(),
             stats: LoadgenStats::default(),
             error_reasons: Vec::new(),
         }
+    }
+
+    /// Opens connections from `local` with source ports that put each
+    /// flow on core `core` of `n_cores` (`mptfo_engine::shard::core_of`,
+    /// the software steering's choice): with several workers sharing a
+    /// port, the replies come back to the worker that opened the
+    /// connection. With `n_cores <= 1` nothing changes.
+    pub fn with_shard(mut self, local: IpAddr, core: usize, n_cores: usize) -> LoadgenApp {
+        if n_cores > 1 && core < n_cores {
+            // Each core starts its search at its own spot of the range.
+            let span = u32::from(*EPHEMERAL.end() - *EPHEMERAL.start()) + 1;
+            let off = (span * core as u32 / n_cores as u32) as u16;
+            self.shard = Some(Shard {
+                local,
+                core,
+                n_cores,
+                next_port: *EPHEMERAL.start() + off,
+            });
+        }
+        self
     }
 
     /// The configuration.
@@ -271,7 +311,7 @@ impl LoadgenApp {
 
     /// Opens one connection; false when the stack refused.
     fn start_one<B: Buf>(&mut self, stack: &mut Stack<B>, now: u64) -> bool {
-        let opts = ConnectOptions {
+        let mut opts = ConnectOptions {
             mptcp: self.cfg.mptcp,
             tfo: self.cfg.tfo,
             ..ConnectOptions::default()
@@ -284,7 +324,33 @@ impl LoadgenApp {
         } else {
             0
         };
-        match stack.connect(self.cfg.server, &self.request[..with_syn], opts) {
+        let mut result = Err(StackError::NoFreePort);
+        match self.shard.as_mut() {
+            None => result = stack.connect(self.cfg.server, &self.request[..with_syn], opts),
+            Some(sh) => {
+                // The next port of this core's hash class; one still in use
+                // (open, or in TIME_WAIT) is skipped.
+                for _ in 0..SHARD_PORT_TRIES {
+                    let Some(p) =
+                        port_for_core(sh.local, self.cfg.server, sh.core, sh.n_cores, sh.next_port)
+                    else {
+                        break;
+                    };
+                    sh.next_port = if p >= *EPHEMERAL.end() {
+                        *EPHEMERAL.start()
+                    } else {
+                        p + 1
+                    };
+                    opts.local_addr = Some(sh.local);
+                    opts.local_port = Some(p);
+                    result = stack.connect(self.cfg.server, &self.request[..with_syn], opts);
+                    if !matches!(result, Err(StackError::NoFreePort)) {
+                        break;
+                    }
+                }
+            }
+        }
+        match result {
             Ok(conn) => {
                 self.opened_this_poll += 1;
                 self.first_start.get_or_insert(now);

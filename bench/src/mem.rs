@@ -16,10 +16,11 @@ use std::path::PathBuf;
 
 use mptfo_engine::config::{ReplyTiming, StackConfig};
 use mptfo_engine::counters::Counters;
-use mptfo_engine::stack::{Interface, Stack};
+use mptfo_engine::stack::{Event, Interface, Stack};
 use mptfo_engine::time::{Duration, Instant};
-use mptfo_engine::worker::Worker;
+use mptfo_engine::worker::{App, Worker};
 use mptfo_nic::{Clock, DirectionConfig, LinkConfig, MemLink, MemPort, PcapTap, PcapWriter, Port};
+use serde::Serialize;
 
 use crate::loadgen::{LoadgenApp, LoadgenConfig};
 use crate::report::Report;
@@ -29,6 +30,10 @@ use crate::serve::{ServeApp, ServeMode};
 pub const CLIENT_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 1, 1);
 /// Address of the server.
 pub const SERVER_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 1, 2);
+/// Address of the load generator on path 2 (`--paths 2`).
+pub const CLIENT_IP2: Ipv4Addr = Ipv4Addr::new(10, 0, 2, 1);
+/// Address of the server on path 2 (`--paths 2`).
+pub const SERVER_IP2: Ipv4Addr = Ipv4Addr::new(10, 0, 2, 2);
 /// Port the server listens on.
 pub const SERVER_PORT: u16 = 8080;
 /// The server's TFO key (fixed, so cookies are reproducible).
@@ -78,6 +83,18 @@ pub struct BenchConfig {
     pub loss: f64,
     /// Capture every frame of the client's port to this pcap file.
     pub pcap: Option<PathBuf>,
+    /// Paths (mem links) between the two ends: 1, or 2 — then each MPTCP
+    /// connection opens a second subflow (MP_JOIN) from `CLIENT_IP2` to
+    /// `SERVER_IP2` over path 2 as soon as it is connected. The join's SYN
+    /// leaves only once the connection is fully established (the first
+    /// DATA_ACK), so a short transaction (the default 64 B request and
+    /// reply) is usually over before the join completes: give large replies
+    /// (e.g. `response_bytes` 200000) for both paths to carry data.
+    pub paths: usize,
+    /// Round-trip time of path 2 (default: `rtt`).
+    pub rtt2: Option<Duration>,
+    /// Open the path-2 subflow as a backup (MP_JOIN B flag).
+    pub backup2: bool,
 }
 
 impl Default for BenchConfig {
@@ -99,6 +116,9 @@ impl Default for BenchConfig {
             wall_limit: Duration::from_secs(600),
             loss: 0.0,
             pcap: None,
+            paths: 1,
+            rtt2: None,
+            backup2: false,
         }
     }
 }
@@ -129,6 +149,12 @@ impl BenchConfig {
         }
         if self.duration == Some(Duration::ZERO) || self.transactions == Some(0) {
             return Err("duration and transaction count must be positive".into());
+        }
+        if !(1..=2).contains(&self.paths) {
+            return Err(format!("paths {}: expected 1 or 2", self.paths));
+        }
+        if self.paths > 1 && self.pcap.is_some() {
+            return Err("a pcap capture is supported with one path only".into());
         }
         if !(0.0..1.0).contains(&self.loss) {
             return Err(format!(
@@ -177,6 +203,70 @@ pub struct DriverStats {
     pub nudges: u64,
 }
 
+/// What one path (mem link) carried, from its two ports' counters.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PathStats {
+    /// Client address on this path.
+    pub client: String,
+    /// Server address on this path.
+    pub server: String,
+    /// Round-trip time added on this path, ms.
+    pub rtt_ms: f64,
+    /// Frames the client sent on it.
+    pub client_to_server_packets: u64,
+    /// Bytes of those frames (headers included).
+    pub client_to_server_bytes: u64,
+    /// Frames the server sent on it.
+    pub server_to_client_packets: u64,
+    /// Bytes of those frames (headers included).
+    pub server_to_client_bytes: u64,
+}
+
+/// MP_JOIN subflows of the run (`paths` 2).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct JoinStats {
+    /// Second subflows asked for (`Stack::add_subflow` accepted).
+    pub requested: u64,
+    /// `Stack::add_subflow` refused (connection no longer MPTCP, no port).
+    pub not_opened: u64,
+    /// MP_JOIN SYNs the client sent.
+    pub syn_sent: u64,
+    /// Joins whose handshake completed (client side).
+    pub established: u64,
+    /// Joins the server refused (subflow limit, unknown token, bad HMAC).
+    pub refused: u64,
+}
+
+/// The load generator of a multipath run: [`LoadgenApp`], plus a second
+/// subflow over path 2 for each connection once it is connected.
+pub struct MultipathLoadgen {
+    /// The load generator itself.
+    pub inner: LoadgenApp,
+    /// (local address, server address, backup) of the second subflow.
+    second: Option<(IpAddr, SocketAddr, bool)>,
+    /// `add_subflow` calls accepted.
+    pub joins_requested: u64,
+    /// `add_subflow` calls refused.
+    pub joins_not_opened: u64,
+}
+
+impl<P: Port> App<P> for MultipathLoadgen {
+    fn on_event(&mut self, stack: &mut Stack<P::Buf>, event: Event<P::Buf>) {
+        if let (Event::Connected { conn }, Some((local, remote, backup))) = (&event, self.second) {
+            // A fallen-back (plain TCP) connection refuses: counted.
+            match stack.add_subflow(*conn, local, remote, backup) {
+                Ok(()) => self.joins_requested += 1,
+                Err(_) => self.joins_not_opened += 1,
+            }
+        }
+        <LoadgenApp as App<P>>::on_event(&mut self.inner, stack, event);
+    }
+
+    fn on_poll(&mut self, stack: &mut Stack<P::Buf>, now: Instant) {
+        <LoadgenApp as App<P>>::on_poll(&mut self.inner, stack, now);
+    }
+}
+
 /// The outcome of a run, with everything needed for the report.
 pub struct Outcome {
     /// The configuration run.
@@ -191,6 +281,10 @@ pub struct Outcome {
     pub server_counters: Counters,
     /// The driver's figures.
     pub driver: DriverStats,
+    /// Per path: what it carried each way.
+    pub paths: Vec<PathStats>,
+    /// Joins (with two paths).
+    pub joins: Option<JoinStats>,
     /// Connections still open at the end (client, server).
     pub open_at_end: (usize, usize),
     /// The first few connections still open at the end, described with
@@ -248,14 +342,30 @@ pub fn run(cfg: &BenchConfig) -> Result<Outcome, String> {
         ..LinkConfig::symmetric(dir)
     };
     let (a, b) = MemLink::pair_with_clock(link, cfg.seed, clock.clone());
+    let path2 = (cfg.paths > 1).then(|| {
+        let rtt2 = cfg.rtt2.unwrap_or(cfg.rtt);
+        let half2 = u64::try_from(rtt2.as_nanos() / 2).unwrap_or(u64::MAX / 4);
+        let mut link2 = LinkConfig::symmetric(DirectionConfig {
+            loss: cfg.loss,
+            ..DirectionConfig::with_delay(half2)
+        });
+        link2.pool_buffers = link.pool_buffers;
+        link2.wire_slots = link.wire_slots;
+        // Distinct Ethernet addresses on the second link.
+        link2.mac_a[5] ^= 0x40;
+        link2.mac_b[5] ^= 0x40;
+        let (a2, b2) = MemLink::pair_with_clock(link2, cfg.seed ^ 0x2222, clock.clone());
+        (link2, a2, b2)
+    });
     match &cfg.pcap {
-        None => run_on(cfg, &clock, &link, a, b),
+        None => run_on(cfg, &clock, &link, a, b, path2),
         Some(path) => {
             let file = File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
             let writer = PcapWriter::new(BufWriter::new(file))
                 .map_err(|e| format!("{}: {e}", path.display()))?;
             let tap = PcapTap::new(a, writer, clock.clone());
-            let (outcome, tap) = run_with(cfg, &clock, &link, tap, b);
+            // `validate` allows a capture with one path only.
+            let (outcome, tap) = run_with(cfg, &clock, &link, tap, b, None);
             tap.finish()
                 .map_err(|e| format!("{}: {e}", path.display()))?;
             Ok(outcome)
@@ -269,8 +379,9 @@ fn run_on(
     link: &LinkConfig,
     a: MemPort,
     b: MemPort,
+    path2: Option<(LinkConfig, MemPort, MemPort)>,
 ) -> Result<Outcome, String> {
-    Ok(run_with(cfg, clock, link, a, b).0)
+    Ok(run_with(cfg, clock, link, a, b, path2).0)
 }
 
 /// Runs with the client on port `a` and the server on port `b`; gives
@@ -281,25 +392,22 @@ fn run_with<A: MemSide>(
     link: &LinkConfig,
     a: A,
     b: MemPort,
+    path2: Option<(LinkConfig, A, MemPort)>,
 ) -> (Outcome, A) {
     let now = Instant(clock.now());
     let scfg = cfg.stack_config();
-    let cstack = Stack::new(
-        scfg,
-        vec![iface(CLIENT_IP, link.mac_a, link.mac_b, link)],
-        0,
-        1,
-        cfg.seed ^ 0xc11e,
-        now,
-    );
-    let mut sstack = Stack::new(
-        scfg,
-        vec![iface(SERVER_IP, link.mac_b, link.mac_a, link)],
-        0,
-        1,
-        cfg.seed ^ 0x5e7e,
-        now,
-    );
+    let mut cifaces = vec![iface(CLIENT_IP, link.mac_a, link.mac_b, link)];
+    let mut sifaces = vec![iface(SERVER_IP, link.mac_b, link.mac_a, link)];
+    let mut cports = vec![a];
+    let mut sports = vec![b];
+    if let Some((link2, a2, b2)) = path2 {
+        cifaces.push(iface(CLIENT_IP2, link2.mac_a, link2.mac_b, &link2));
+        sifaces.push(iface(SERVER_IP2, link2.mac_b, link2.mac_a, &link2));
+        cports.push(a2);
+        sports.push(b2);
+    }
+    let cstack = Stack::new(scfg, cifaces, 0, 1, cfg.seed ^ 0xc11e, now);
+    let mut sstack = Stack::new(scfg, sifaces, 0, 1, cfg.seed ^ 0x5e7e, now);
     sstack.listen(SERVER_PORT);
     let mode = if cfg.echo {
         ServeMode::Echo
@@ -319,19 +427,59 @@ fn run_with<A: MemSide>(
         transactions: cfg.transactions,
         duration: cfg.duration,
     };
-    let mut client: Worker<A, LoadgenApp> =
-        Worker::new(cstack, vec![a], LoadgenApp::new(lcfg, clock.clone()));
-    let mut server: Worker<MemPort, ServeApp> = Worker::new(sstack, vec![b], ServeApp::new(mode));
+    let app = MultipathLoadgen {
+        inner: LoadgenApp::new(lcfg, clock.clone()),
+        second: (cfg.paths > 1).then_some((
+            IpAddr::V4(CLIENT_IP2),
+            SocketAddr::new(IpAddr::V4(SERVER_IP2), SERVER_PORT),
+            cfg.backup2,
+        )),
+        joins_requested: 0,
+        joins_not_opened: 0,
+    };
+    let mut client: Worker<A, MultipathLoadgen> = Worker::new(cstack, cports, app);
+    let mut server: Worker<MemPort, ServeApp> = Worker::new(sstack, sports, ServeApp::new(mode));
 
     let driver = drive(cfg, clock, &mut client, &mut server);
+    let paths = (0..client.ports.len())
+        .map(|i| {
+            let (cs, ss) = (client.ports[i].stats(), server.ports[i].stats());
+            let (cip, sip, rtt) = if i == 0 {
+                (CLIENT_IP, SERVER_IP, cfg.rtt)
+            } else {
+                (CLIENT_IP2, SERVER_IP2, cfg.rtt2.unwrap_or(cfg.rtt))
+            };
+            PathStats {
+                client: cip.to_string(),
+                server: sip.to_string(),
+                rtt_ms: rtt.as_secs_f64() * 1e3,
+                client_to_server_packets: cs.tx_packets,
+                client_to_server_bytes: cs.tx_bytes,
+                server_to_client_packets: ss.tx_packets,
+                server_to_client_bytes: ss.tx_bytes,
+            }
+        })
+        .collect();
+    let (cc, sc) = (client.stack.counters(), server.stack.counters());
+    let joins = (cfg.paths > 1).then(|| JoinStats {
+        requested: client.app.joins_requested,
+        not_opened: client.app.joins_not_opened,
+        syn_sent: cc.mptcp_mp_join_syn_tx,
+        established: cc.mptfo_join_established,
+        refused: sc.mptcp_mp_join_rejected
+            + sc.mptcp_mp_join_no_token_found
+            + sc.mptcp_mp_join_ack_hmac_failure
+            + cc.mptcp_mp_join_synack_hmac_failure,
+    });
     let mut stragglers = Vec::new();
-    for (id, done) in client.app.open_list().into_iter().take(8) {
+    for (id, done) in client.app.inner.open_list().into_iter().take(8) {
         stragglers.push(format!(
             "client {id:?}: reply {}, tcp {:?}, mptcp {:?}",
             if done { "complete" } else { "incomplete" },
             client.stack.tcp_state(id),
             client.stack.mptcp_mode(id)
         ));
+        stragglers.push(format!("  {}", client.stack.describe(id)));
     }
     for (id, peer_closed, closing) in server.app.open_list().into_iter().take(8) {
         stragglers.push(format!(
@@ -339,18 +487,24 @@ fn run_with<A: MemSide>(
             server.stack.tcp_state(id),
             server.stack.mptcp_mode(id)
         ));
+        stragglers.push(format!("  {}", server.stack.describe(id)));
     }
     let outcome = Outcome {
         stragglers,
         config: cfg.clone(),
         client_counters: client.stack.counters().clone(),
         server_counters: server.stack.counters().clone(),
-        open_at_end: (client.app.open_connections(), server.app.open_connections()),
-        loadgen: client.app,
+        open_at_end: (
+            client.app.inner.open_connections(),
+            server.app.open_connections(),
+        ),
+        loadgen: client.app.inner,
         server: server.app,
         driver,
+        paths,
+        joins,
     };
-    let port = client.ports.pop().expect("the client's port");
+    let port = client.ports.swap_remove(0);
     (outcome, port)
 }
 
@@ -358,7 +512,7 @@ fn run_with<A: MemSide>(
 fn drive<A: MemSide>(
     cfg: &BenchConfig,
     clock: &Clock,
-    client: &mut Worker<A, LoadgenApp>,
+    client: &mut Worker<A, MultipathLoadgen>,
     server: &mut Worker<MemPort, ServeApp>,
 ) -> DriverStats {
     let mut st = DriverStats::default();
@@ -371,15 +525,15 @@ fn drive<A: MemSide>(
     let mut idle_spins = 0u32;
     loop {
         let now = clock.now();
-        let started = client.app.stats.started;
+        let started = client.app.inner.stats.started;
         let rx = client.poll(Instant(now)) + server.poll(Instant(now));
-        let progress = rx > 0 || client.app.stats.started != started;
+        let progress = rx > 0 || client.app.inner.stats.started != started;
         st.polls += 1;
         st.frames += rx as u64;
 
-        if client.app.load_done(now) {
+        if client.app.inner.load_done(now) {
             let end = *load_end.get_or_insert(now);
-            let open = client.app.open_connections() + server.app.open_connections();
+            let open = client.app.inner.open_connections() + server.app.open_connections();
             if open == 0 {
                 break;
             }
@@ -393,7 +547,7 @@ fn drive<A: MemSide>(
             break;
         }
 
-        if client.app.deferred() && idle_spins < SPIN_LIMIT {
+        if client.app.inner.deferred() && idle_spins < SPIN_LIMIT {
             // More connects wait for the buffer cache the next poll
             // refills (unless the port's pool itself is dry: then let time
             // move after a while).
@@ -407,12 +561,16 @@ fn drive<A: MemSide>(
                 next = Some(next.map_or(t, |n: u64| n.min(t)));
             }
         };
-        consider(client.ports[0].next_delivery());
-        consider(server.ports[0].next_delivery());
+        for p in client.ports.iter_mut() {
+            consider(p.next_delivery());
+        }
+        for p in server.ports.iter_mut() {
+            consider(p.next_delivery());
+        }
         consider(client.next_deadline().map(|d| d.0));
         consider(server.next_deadline().map(|d| d.0));
-        if !client.app.load_done(now) {
-            consider(client.app.load_deadline());
+        if !client.app.inner.load_done(now) {
+            consider(client.app.inner.load_deadline());
         }
         match next {
             Some(t) if t <= now => {
@@ -447,7 +605,7 @@ fn drive<A: MemSide>(
     st.wall_ns = wall.elapsed().as_nanos() as u64;
     st.cpu_ns = cpu.map_or(st.wall_ns, |c| c.elapsed().as_nanos() as u64);
     st.virtual_ns = clock.now() - v_start;
-    st.load_ns = match (client.app.first_start(), client.app.last_done()) {
+    st.load_ns = match (client.app.inner.first_start(), client.app.inner.last_done()) {
         (Some(a), Some(b)) => b.saturating_sub(a),
         _ => 0,
     };

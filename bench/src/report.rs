@@ -10,7 +10,7 @@ use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
 use crate::loadgen::LoadgenApp;
-use crate::mem::Outcome;
+use crate::mem::{JoinStats, Outcome, PathStats};
 use crate::serve::ServeApp;
 
 /// Summary of one latency histogram, in microseconds.
@@ -261,6 +261,10 @@ pub struct Report {
     /// Non-zero counters of the server stack (as `client_counters`).
     #[serde(serialize_with = "as_map")]
     pub server_counters: Vec<(&'static str, u64)>,
+    /// Per path (mem link): frames and bytes each way (empty in a live run).
+    pub paths: Vec<PathStats>,
+    /// MP_JOIN subflows, with two paths (`null` otherwise).
+    pub joins: Option<JoinStats>,
 }
 
 /// Serialises `(name, value)` pairs as one JSON object, in order.
@@ -329,7 +333,7 @@ impl Report {
     /// The report of a finished mem-link run.
     pub fn new(o: &Outcome) -> Report {
         let cfg = &o.config;
-        Report::from_input(ReportInput {
+        let mut r = Report::from_input(ReportInput {
             setup: "mem link, virtual time; client and server stacks in one process on one core"
                 .into(),
             real_time: false,
@@ -366,7 +370,10 @@ impl Report {
             clock_nudges: o.driver.nudges,
             open_at_end: o.open_at_end,
             stragglers: o.stragglers.clone(),
-        })
+        });
+        r.paths = o.paths.clone();
+        r.joins = o.joins;
+        r
     }
 
     /// The report of any run.
@@ -477,6 +484,8 @@ impl Report {
             },
             client_counters: nonzero(cc),
             server_counters: i.server_counters.map(nonzero).unwrap_or_default(),
+            paths: Vec::new(),
+            joins: None,
         }
     }
 
@@ -644,6 +653,35 @@ impl fmt::Display for Report {
         }
         latency_line(f, "SYN -> last byte", &self.latency.syn_to_last_byte)?;
         latency_line(f, "SYN -> first byte", &self.latency.syn_to_first_byte)?;
+        if self.paths.len() > 1 {
+            for (i, p) in self.paths.iter().enumerate() {
+                writeln!(
+                    f,
+                    "  path {} {} <-> {} (RTT {} ms): client->server {} packets {} B, server->client {} packets {} B",
+                    i + 1,
+                    p.client,
+                    p.server,
+                    p.rtt_ms,
+                    p.client_to_server_packets,
+                    p.client_to_server_bytes,
+                    p.server_to_client_packets,
+                    p.server_to_client_bytes
+                )?;
+            }
+        }
+        if let Some(j) = &self.joins {
+            writeln!(
+                f,
+                "  joins                  {} established, {} refused by the server ({} asked for, {} SYNs sent, {} not opened: connection no longer MPTCP)",
+                j.established, j.refused, j.requested, j.syn_sent, j.not_opened
+            )?;
+            if j.established < j.requested {
+                writeln!(
+                    f,
+                    "  note: a join starts once its connection is fully established (first DATA_ACK); short transactions end before it completes (try --response-bytes 200000)"
+                )?;
+            }
+        }
         let run = &self.run;
         if run.port_exhausted > 0 {
             writeln!(

@@ -268,3 +268,49 @@ fn lossy_link_every_connection_closes() {
     assert_eq!(r.errors.total, 0, "{r}");
     assert_eq!(o.open_at_end, (0, 0), "{r}");
 }
+
+/// `--paths 2` with large replies: every connection opens a second
+/// subflow over path 2, and both paths carry the bulk of the data.
+#[test]
+fn two_paths_both_carry_data() {
+    let cfg = BenchConfig {
+        duration: None,
+        transactions: Some(8),
+        concurrency: 4,
+        response_bytes: 500_000,
+        rtt: Duration::from_millis(10),
+        paths: 2,
+        ..BenchConfig::default()
+    };
+    // Regression: with one path, a reply write cut short by an empty
+    // buffer cache (not a full send buffer) used to wait forever for a
+    // `Writable` that only ACKs sent: one transaction never completed.
+    let one = run(&BenchConfig {
+        paths: 1,
+        ..cfg.clone()
+    })
+    .unwrap()
+    .report();
+    assert_eq!(one.transactions, 8, "{one}");
+    assert_eq!(one.errors.total, 0, "{one}");
+    assert!(one.joins.is_none() && one.paths.len() == 1);
+    let outcome = run(&cfg).expect("valid config");
+    let r = outcome.report();
+    println!("{r}");
+    assert_eq!(r.transactions, 8);
+    assert_eq!(r.errors.total, 0, "errors: {:?}", r.errors);
+    assert_eq!(outcome.open_at_end, (0, 0));
+    let j = r.joins.expect("join figures with two paths");
+    assert_eq!(j.requested, 8, "{j:?}");
+    assert_eq!(j.refused, 0, "{j:?}");
+    assert!(j.established >= 6, "{j:?}");
+    assert_eq!(r.paths.len(), 2);
+    for p in &r.paths {
+        // 8 replies of 500 kB = 4 MB: each path carries a large share.
+        assert!(p.server_to_client_bytes > 500_000, "{p:?}");
+        assert!(p.client_to_server_packets > 10, "{p:?}");
+    }
+    let json: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
+    assert_eq!(json["paths"].as_array().map(Vec::len), Some(2));
+    assert!(json["joins"]["established"].as_u64().unwrap() >= 6);
+}
