@@ -100,6 +100,15 @@ pub struct Conn<B> {
     pub snd_nxt: DataSeq,
     /// Oldest DSN not DATA_ACKed.
     pub snd_una: DataSeq,
+    /// Right edge of the peer's connection-level receive window (RFC 8684
+    /// §3.3.4): DATA_ACK plus the scaled window of a segment carrying a
+    /// DATA_ACK. Never moves left. `None` until the first DATA_ACK.
+    pub snd_wnd_end: Option<DataSeq>,
+    /// Persist timer: the peer's connection-level window is closed with
+    /// nothing in flight; a window probe goes out then (RFC 9293 §3.8.6.1).
+    pub persist_at: Option<Instant>,
+    /// Window probes sent since the window last opened (the backoff).
+    pub persist_probes: u8,
     /// The application closed its side: a DATA_FIN follows the data.
     pub fin_queued: bool,
     /// DSN of our DATA_FIN, once all data before it was sent.
@@ -149,6 +158,11 @@ pub struct Conn<B> {
     pub peer_fin_dsn: Option<DataSeq>,
     /// A DATA_ACK change not yet sent to the peer.
     pub data_ack_pending: bool,
+    /// Bytes held in `ooo` (they use up the connection-level window).
+    pub ooo_bytes: usize,
+    /// The connection-level window we advertise went small: a window
+    /// update is due once it opens again.
+    pub rcv_wnd_small: bool,
 
     // Fallback after the handshake (RFC 8684 §3.7).
     /// Our send direction went plain: the infinite mapping we send.
@@ -204,6 +218,9 @@ impl<B: Buf> Conn<B> {
             send_buffered: 0,
             snd_nxt: first,
             snd_una: first,
+            snd_wnd_end: None,
+            persist_at: None,
+            persist_probes: 0,
             fin_queued: false,
             fin_dsn: None,
             fin_sent: false,
@@ -225,6 +242,8 @@ impl<B: Buf> Conn<B> {
             peer_fin: false,
             peer_fin_dsn: None,
             data_ack_pending: false,
+            ooo_bytes: 0,
+            rcv_wnd_small: false,
             tx_fallback: None,
             rx_fallback: None,
             mp_fail_sent: None,
@@ -301,6 +320,44 @@ impl<B: Buf> Conn<B> {
             }
         }
         true
+    }
+
+    /// Takes the peer's connection-level window from a segment carrying a
+    /// DATA_ACK `ack` and window `wnd` (already scaled by the subflow's
+    /// shift). The right edge only moves right (RFC 8684 §3.3.4; RFC 9293
+    /// §3.8.6: a window is never shrunk). An ACK beyond what we sent counts
+    /// as the current `snd_una` (as Linux). Returns true if the edge moved.
+    pub fn on_peer_window(&mut self, ack: DataSeq, wnd: u32) -> bool {
+        let limit = match self.fin_dsn {
+            Some(f) => f + 1,
+            None => self.snd_nxt,
+        };
+        let base = if ack > limit { self.snd_una } else { ack };
+        let end = base + wnd as usize;
+        match self.snd_wnd_end {
+            Some(cur) if end <= cur => false,
+            _ => {
+                self.snd_wnd_end = Some(end);
+                true
+            }
+        }
+    }
+
+    /// Bytes of new data the peer's connection-level window still admits
+    /// past `snd_nxt`, or `None` when it does not apply (no DATA_ACK yet,
+    /// or our data goes as plain TCP).
+    pub fn data_send_room(&self) -> Option<usize> {
+        if self.tx_plain() {
+            return None;
+        }
+        let end = self.snd_wnd_end?;
+        Some(end.diff(self.snd_nxt).max(0) as usize)
+    }
+
+    /// The connection-level receive window we advertise on every subflow:
+    /// `recv_window` less what the data level holds out of order.
+    pub fn rcv_window(&self, recv_window: u32) -> u32 {
+        recv_window.saturating_sub(self.ooo_bytes.min(u32::MAX as usize) as u32)
     }
 
     /// Both DATA_FINs exchanged and acknowledged (RFC 8684 §3.3.3): the

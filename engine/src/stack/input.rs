@@ -1148,7 +1148,8 @@ impl<B: Buf> Stack<B> {
         for opt in seg.opts.mptcp_options() {
             match *opt {
                 MptcpOption::Dss(d) => {
-                    let alive = self.process_dss(sk, ck, &d);
+                    let wnd = (seg.window as u32) << self.subflows[sk].snd_shift;
+                    let alive = self.process_dss(sk, ck, &d, wnd);
                     if !alive {
                         return false;
                     }
@@ -1248,7 +1249,7 @@ impl<B: Buf> Stack<B> {
     /// One DSS option (RFC 8684 §3.3): DATA_ACK, mapping, DATA_FIN, the
     /// infinite mapping of a peer that falls back. Returns false when the
     /// subflow was reset.
-    fn process_dss(&mut self, sk: Key, ck: Key, d: &Dss) -> bool {
+    fn process_dss(&mut self, sk: Key, ck: Key, d: &Dss, wnd: u32) -> bool {
         let c = &mut self.conns[ck];
         if let Some(a) = d.data_ack {
             let ack = a.expand(c.snd_una);
@@ -1257,8 +1258,18 @@ impl<B: Buf> Stack<B> {
                 self.pm_established(ck);
             }
             let c = &mut self.conns[ck];
-            if c.on_data_ack(ack) {
+            let acked = c.on_data_ack(ack);
+            // RFC 8684 §3.3.4: the window is relative to the DATA_ACK of
+            // the same segment; only such segments move the shared edge.
+            let opened = c.on_peer_window(ack, wnd);
+            if acked {
                 self.maybe_writable(ck);
+            }
+            if opened {
+                let c = &mut self.conns[ck];
+                c.persist_at = None;
+                c.persist_probes = 0;
+                self.mark_dirty(ck);
             }
         }
         let Some(m) = d.mapping else {
@@ -1732,9 +1743,16 @@ impl<B: Buf> Stack<B> {
             return;
         }
         c.data_ack_pending = true;
+        let recv_window = self.cfg.recv_window;
         if dsn > c.rcv_nxt {
             self.counters.mptcp_ofo_queue += 1;
-            c.ooo.entry(dsn.0).or_insert(data);
+            if let std::collections::btree_map::Entry::Vacant(e) = c.ooo.entry(dsn.0) {
+                c.ooo_bytes += data.len();
+                e.insert(data);
+            }
+            if c.rcv_window(recv_window) < recv_window / 4 {
+                c.rcv_wnd_small = true;
+            }
             return;
         }
         let skip = c.rcv_nxt - dsn;
@@ -1752,6 +1770,7 @@ impl<B: Buf> Stack<B> {
                 break;
             }
             let mut d = c.ooo.remove(&k).expect("key exists");
+            c.ooo_bytes -= d.len();
             let e = DataSeq(k) + d.len();
             if e <= c.rcv_nxt {
                 continue;
@@ -1759,6 +1778,20 @@ impl<B: Buf> Stack<B> {
             d.trim_front(c.rcv_nxt - DataSeq(k));
             c.rcv_nxt = e;
             self.events.push_back(Event::Data { conn: ck, data: d });
+        }
+        // The window was small and opened again: tell the peer now on
+        // every subflow (a window update), not at the next delayed ACK.
+        let c = &mut self.conns[ck];
+        if c.rcv_wnd_small && c.rcv_window(recv_window) >= recv_window / 2 {
+            c.rcv_wnd_small = false;
+            let subs = c.subflows.clone();
+            for sk in subs {
+                if let Some(sf) = self.subflows.get_mut(sk) {
+                    if sf.state.is_synchronized() {
+                        sf.ack_now = true;
+                    }
+                }
+            }
         }
     }
 
@@ -2044,6 +2077,13 @@ impl<B: Buf> Stack<B> {
         };
         if c.fail_at.is_some_and(|t| t <= now) && !self.on_mp_fail_timeout(ck) {
             return;
+        }
+        let Some(c) = self.conns.get_mut(ck) else {
+            return;
+        };
+        if c.persist_at.is_some_and(|t| t <= now) {
+            c.persist_at = None;
+            self.send_window_probe(ck);
         }
         let Some(c) = self.conns.get_mut(ck) else {
             return;

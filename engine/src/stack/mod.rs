@@ -1064,7 +1064,11 @@ impl<B: Buf> Stack<B> {
             return;
         };
         let pm_at = c.pm.as_ref().and_then(|pm| pm.next_deadline());
-        let Some(d) = [c.fin_rtx_at, c.fail_at, pm_at].into_iter().flatten().min() else {
+        let Some(d) = [c.fin_rtx_at, c.fail_at, pm_at, c.persist_at]
+            .into_iter()
+            .flatten()
+            .min()
+        else {
             return;
         };
         if c.timer_armed.is_some_and(|a| a <= d) {

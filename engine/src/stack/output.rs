@@ -59,6 +59,12 @@ pub(super) struct SegmentHeader {
 }
 
 /// Timestamps option value for a subflow at `now` (1 ms clock).
+/// First persist (zero-window probe) interval; doubles per probe.
+const PERSIST_MIN: core::time::Duration = core::time::Duration::from_millis(200);
+/// Longest persist interval (RFC 9293 §3.8.6.1 leaves it open; Linux caps
+/// its probe timer at TCP_RTO_MAX, 120 s; we keep probing more often).
+const PERSIST_MAX: core::time::Duration = core::time::Duration::from_secs(60);
+
 fn timestamps(sf: &Subflow<impl Buf>, now: Instant) -> Option<Timestamps> {
     sf.ts_ok.then(|| Timestamps {
         tsval: ts_clock(now),
@@ -383,7 +389,16 @@ impl<B: Buf> Stack<B> {
             seq,
             ack: Some(sf.rcv_nxt),
             flags,
-            window: sf.window_field(self.cfg.recv_window, false),
+            window: sf.window_field(self.rcv_window_of(sf), false),
+        }
+    }
+
+    /// The receive window subflow `sf` advertises: the connection-level
+    /// window, shared by all subflows (RFC 8684 §3.3.4, protocol.md §5.2).
+    fn rcv_window_of(&self, sf: &Subflow<B>) -> u32 {
+        match self.conns.get(sf.conn) {
+            Some(c) => c.rcv_window(self.cfg.recv_window),
+            None => self.cfg.recv_window,
         }
     }
 
@@ -665,13 +680,40 @@ impl<B: Buf> Stack<B> {
             if c.mode == MptcpMode::Pending && c.hold_until_key {
                 break;
             }
-            let want = c.unsent.front().map_or(0, |b| b.len());
+            let mut want = c.unsent.front().map_or(0, |b| b.len());
+            // RFC 8684 §3.3.4: new data must end within the peer's
+            // connection-level window (before the first DATA_ACK, and under
+            // plain TCP, the subflow windows alone apply).
+            if let Some(room) = c.data_send_room() {
+                if room < want.min(super::max_payload(self.cfg.mss)) {
+                    // The shared window, not the subflows, limits sending.
+                    // Linux (mptcp_check_allowed_size) bumps SndWndShared
+                    // when it raises a subflow's smaller snd_wnd to the
+                    // connection's; we keep each subflow's own window as a
+                    // limit too (never raise it), so the counter means here:
+                    // an output pass the connection-level window cut short.
+                    self.counters.mptcp_snd_wnd_shared += 1;
+                }
+                if room == 0 {
+                    // Closed with nothing in flight: only a window update
+                    // can open it, so probe for one if it gets lost.
+                    let idle = c.snd_una == c.snd_nxt && c.reinject.is_empty();
+                    if idle && c.persist_at.is_none() {
+                        let backoff = PERSIST_MIN * (1u32 << c.persist_probes.min(6));
+                        let c = self.conns.get_mut(ck).expect("checked above");
+                        c.persist_at = Some(now + backoff.min(PERSIST_MAX));
+                    }
+                    break;
+                }
+                want = want.min(room);
+            }
             let Some(sk) = self.pick_subflow(ck, want.min(super::max_payload(self.cfg.mss))) else {
                 break;
             };
             // A chunk larger than this subflow's segments (a peer MSS below
-            // ours) is split; both parts then share the buffer.
-            let max = super::max_payload(self.subflows[sk].mss);
+            // ours) or than the shared window is split; both parts then
+            // share the buffer.
+            let max = super::max_payload(self.subflows[sk].mss).min(want);
             let len = want.min(max) as u32;
             if self.subflows[sk].send_room() < len {
                 break;
@@ -704,6 +746,48 @@ impl<B: Buf> Stack<B> {
             }
         }
         self.output_fins(ck);
+    }
+
+    /// Persist timer fired: the peer's connection-level window is still
+    /// closed with nothing in flight. A zero-window probe goes on the first
+    /// usable subflow: a segment with no data one below the subflow's
+    /// `snd_una` (already acknowledged, as Linux's `tcp_write_wakeup`),
+    /// which the peer answers with an ACK carrying its DATA_ACK and window.
+    /// The next closed-window check in `output_conn` re-arms the timer,
+    /// backed off.
+    pub(super) fn send_window_probe(&mut self, ck: Key) {
+        let Some(c) = self.conns.get_mut(ck) else {
+            return;
+        };
+        if c.data_send_room() != Some(0) || c.unsent.is_empty() {
+            return;
+        }
+        c.persist_probes = c.persist_probes.saturating_add(1);
+        let subs = c.subflows.clone();
+        self.mark_dirty(ck);
+        let Some(sk) = subs.into_iter().find(|&k| {
+            self.subflows
+                .get(k)
+                .is_some_and(|s| Self::usable(s) && !s.stale)
+        }) else {
+            return;
+        };
+        let sf = &self.subflows[sk];
+        let seq = sf.snd_una - 1;
+        let mp_list = self.mptcp_options(sk, seq, None);
+        let sf = &self.subflows[sk];
+        let ts = timestamps(sf, self.now);
+        let hdr = self.ack_header(sf, seq, TcpFlags::ACK);
+        let opts = segment_options(&SegmentParams {
+            timestamps: ts,
+            sack: SackBlocks::default(),
+            mptcp: &mp_list,
+        });
+        if let Some(f) = self.emit(sk, hdr, &opts, Payload::None) {
+            self.count_mptcp_tx(&mp_list, &opts);
+            self.counters.tcp_ext_tcp_win_probe += 1;
+            self.push_tx(f);
+        }
     }
 
     /// Join subflows waiting for their first SYN go once the connection is

@@ -489,7 +489,9 @@ impl<B: Buf> Subflow<B> {
         seq.0.wrapping_sub(self.tx_ssn_origin.0)
     }
 
-    /// The window we advertise, as the 16-bit field value.
+    /// The window we advertise, as the 16-bit field value. `recv_window`
+    /// is the connection-level window (`Conn::rcv_window`), the same on
+    /// every subflow (RFC 8684 §3.3.4).
     pub fn window_field(&self, recv_window: u32, syn: bool) -> u16 {
         // RFC 7323 §2.2: the window in a SYN or SYN/ACK is never scaled.
         let shift = if syn { 0 } else { self.rcv_shift };
