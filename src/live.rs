@@ -1182,6 +1182,26 @@ fn print_serve_summary(outs: &[ServeOutcome]) {
     print_counters("serve", &counters);
 }
 
+/// Makes the calling thread worker `k` of `who`: registers it with the EAL
+/// (its mempool cache and lcore id) and pins it to `cpu`, warning when the
+/// pinning fails. Returns the guard to keep for the thread's lifetime and
+/// whether the pinning worked.
+fn enter_worker<'e>(
+    eal: &'e Eal,
+    who: &str,
+    k: usize,
+    cpu: usize,
+) -> Result<(mptfo_dpdk::LcoreGuard<'e>, bool)> {
+    let lcore = eal
+        .register_thread()
+        .map_err(|e| anyhow!("worker {k}: registering with the EAL: {e}"))?;
+    let pinned = mptfo_bench::steer::pin_to_cpu(cpu);
+    if !pinned {
+        eprintln!("{who}: worker {k}: could not pin to cpu {cpu}; running unpinned");
+    }
+    Ok((lcore, pinned))
+}
+
 /// Runs one pinned serve worker per queue, each with its own stack (core
 /// `k` of `n`) behind the software steering step; `announce` runs once
 /// every worker listens.
@@ -1212,15 +1232,7 @@ fn serve_workers<'a>(
                 .name(format!("mptfo-w{k}"))
                 .spawn_scoped(s, move || -> Result<ServeOutcome> {
                     let r = (|| {
-                        let _lcore = eal
-                            .register_thread()
-                            .map_err(|e| anyhow!("worker {k}: registering with the EAL: {e}"))?;
-                        let pinned = mptfo_bench::steer::pin_to_cpu(cpu);
-                        if !pinned {
-                            eprintln!(
-                                "serve: worker {k}: could not pin to cpu {cpu}; running unpinned"
-                            );
-                        }
+                        let (_lcore, pinned) = enter_worker(eal, "serve", k, cpu)?;
                         let port = SteeredPort::new(q, k, steering);
                         let stack = make_stack(&a.dpdk, &port, cfg, &clock, k as u32, n as u32);
                         let mut w = Worker::new(stack, vec![port], ServeApp::new(mode));
@@ -1542,15 +1554,7 @@ fn loadgen_workers<'a>(
                 .name(format!("mptfo-lg{k}"))
                 .spawn_scoped(s, move || -> Result<LoadgenOutcome> {
                     let r = (|| {
-                        let _lcore = eal
-                            .register_thread()
-                            .map_err(|e| anyhow!("worker {k}: registering with the EAL: {e}"))?;
-                        let pinned = mptfo_bench::steer::pin_to_cpu(cpu);
-                        if !pinned {
-                            eprintln!(
-                                "loadgen: worker {k}: could not pin to cpu {cpu}; running unpinned"
-                            );
-                        }
+                        let (_lcore, pinned) = enter_worker(eal, "loadgen", k, cpu)?;
                         let port = SteeredPort::new(q, k, steering);
                         let stack = make_stack(&a.dpdk, &port, cfg, &clock, k as u32, n as u32);
                         let idle = my.transactions == Some(0);
