@@ -508,32 +508,29 @@ pub(crate) struct LoadgenArgs {
     json: Option<PathBuf>,
 }
 
-/// The EAL file prefix given in the arguments, if any.
-fn file_prefix(args: &[String]) -> Option<String> {
+/// The value of EAL option `name` (e.g. `--file-prefix`) in the arguments,
+/// given as `name=VALUE` or as `name VALUE`; the first one if repeated.
+fn eal_option(args: &[String], name: &str) -> Option<String> {
     let mut it = args.iter();
     while let Some(a) = it.next() {
-        if let Some(v) = a.strip_prefix("--file-prefix=") {
+        if let Some(v) = a.strip_prefix(name).and_then(|r| r.strip_prefix('=')) {
             return Some(v.to_owned());
         }
-        if a == "--file-prefix" {
+        if a == name {
             return it.next().cloned();
         }
     }
     None
 }
 
+/// The EAL file prefix given in the arguments, if any.
+fn file_prefix(args: &[String]) -> Option<String> {
+    eal_option(args, "--file-prefix")
+}
+
 /// The devargs of the first `--vdev` in the EAL arguments.
 fn first_vdev(args: &[String]) -> Option<String> {
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        if let Some(v) = a.strip_prefix("--vdev=") {
-            return Some(v.to_owned());
-        }
-        if a == "--vdev" {
-            return it.next().cloned();
-        }
-    }
-    None
+    eal_option(args, "--vdev")
 }
 
 /// Removes the (empty) EAL runtime directory of `prefix` once the EAL is

@@ -362,6 +362,31 @@ impl Lab {
     }
 
     /// Starts a child; it is stopped when the lab goes. Returns its index.
+    /// Starts the kernel-side RPC listener (`mptfo kernel-server`, 64-byte
+    /// requests, bounded to 60 s) on `listen` in the kernel namespace with
+    /// `extra` arguments, and waits until it listens. Returns its index.
+    fn start_kernel_server(&mut self, listen: &str, extra: &[&str]) -> usize {
+        let ns_k = self.ns_k.clone();
+        let mut args = vec![
+            MPTFO,
+            "kernel-server",
+            "--listen",
+            listen,
+            "--mode",
+            "rpc",
+            "--request-bytes",
+            "64",
+            "--duration",
+            "60s",
+        ];
+        args.extend_from_slice(extra);
+        let srv = self.spawn("kernel-server", &ns_k, &args);
+        self.procs[srv]
+            .wait_for("listening", Duration::from_secs(10))
+            .unwrap_or_else(|e| panic!("{e}"));
+        srv
+    }
+
     fn spawn(&mut self, name: &str, ns: &str, args: &[&str]) -> usize {
         eprintln!(
             "[{}] {name}: ip netns exec {ns} {}",
@@ -847,18 +872,9 @@ fn mptfo_loadgen_to_linux_listener() {
     let ns_k = lab.ns_k.clone();
     let listen = format!("{}:8080", lab.ip_k);
     let n_str = N.to_string();
-    let srv = lab.spawn(
-        "kernel-server",
-        &ns_k,
+    let srv = lab.start_kernel_server(
+        &listen,
         &[
-            MPTFO,
-            "kernel-server",
-            "--listen",
-            &listen,
-            "--mode",
-            "rpc",
-            "--request-bytes",
-            "64",
             "--response-bytes",
             "64",
             "--tfo-qlen",
@@ -867,13 +883,8 @@ fn mptfo_loadgen_to_linux_listener() {
             "on",
             "--connections",
             &n_str,
-            "--duration",
-            "60s",
         ],
     );
-    lab.procs[srv]
-        .wait_for("listening", Duration::from_secs(10))
-        .unwrap_or_else(|e| panic!("{e}"));
     let n0 = Lab::nstat(&ns_k);
     let eal = lab.eal();
     let json = lab.dir.join("loadgen.json");
@@ -1290,18 +1301,9 @@ fn two_core_mptfo_loadgen_to_linux_listener() {
     let ns_k = lab.ns_k.clone();
     let listen = format!("{}:8080", lab.ip_k);
     let n_str = N.to_string();
-    let srv = lab.spawn(
-        "kernel-server",
-        &ns_k,
+    let srv = lab.start_kernel_server(
+        &listen,
         &[
-            MPTFO,
-            "kernel-server",
-            "--listen",
-            &listen,
-            "--mode",
-            "rpc",
-            "--request-bytes",
-            "64",
             "--response-bytes",
             "64",
             "--tfo-qlen",
@@ -1310,13 +1312,8 @@ fn two_core_mptfo_loadgen_to_linux_listener() {
             "on",
             "--connections",
             &n_str,
-            "--duration",
-            "60s",
         ],
     );
-    lab.procs[srv]
-        .wait_for("listening", Duration::from_secs(10))
-        .unwrap_or_else(|e| panic!("{e}"));
     let n0 = Lab::nstat(&ns_k);
     let eal = lab.eal() + ",qpairs=2";
     let json = lab.dir.join("loadgen.json");
@@ -1818,29 +1815,10 @@ fn mptfo_loadgen_subflow_endpoint_joins_linux_server() {
     const RESPONSE: u64 = 4_000_000;
     let response = RESPONSE.to_string();
     let listen = format!("{}:8080", lab.ip_k);
-    let srv = lab.spawn(
-        "kernel-server",
-        &ns_k,
-        &[
-            MPTFO,
-            "kernel-server",
-            "--listen",
-            &listen,
-            "--mode",
-            "rpc",
-            "--request-bytes",
-            "64",
-            "--response-bytes",
-            &response,
-            "--connections",
-            "1",
-            "--duration",
-            "60s",
-        ],
+    let srv = lab.start_kernel_server(
+        &listen,
+        &["--response-bytes", &response, "--connections", "1"],
     );
-    lab.procs[srv]
-        .wait_for("listening", Duration::from_secs(10))
-        .unwrap_or_else(|e| panic!("{e}"));
     let n0 = Lab::nstat(&ns_k);
     let eal = format!("{} --vdev=net_af_packet1,iface={if_m2}", lab.eal());
     let ip = format!("{}/24", lab.ip_m);
@@ -2159,31 +2137,17 @@ fn mptfo_loadgen_rotated_linux_key_stays_mptcp() {
     };
     set_key(K1);
     let listen = format!("{}:8080", lab.ip_k);
-    let srv = lab.spawn(
-        "kernel-server",
-        &ns_k,
+    lab.start_kernel_server(
+        &listen,
         &[
-            MPTFO,
-            "kernel-server",
-            "--listen",
-            &listen,
-            "--mode",
-            "rpc",
-            "--request-bytes",
-            "64",
             "--response-bytes",
             "64",
             "--tfo-qlen",
             "64",
             "--wait-key",
             "on",
-            "--duration",
-            "60s",
         ],
     );
-    lab.procs[srv]
-        .wait_for("listening", Duration::from_secs(10))
-        .unwrap_or_else(|e| panic!("{e}"));
     let (cap, pcap) = lab.capture("rotated-key.pcapng");
     let n0 = Lab::nstat(&ns_k);
     let eal = lab.eal();
