@@ -178,14 +178,14 @@ pub(crate) struct DpdkArgs {
     /// EAL arguments as one string, e.g. "--no-huge -m 256 --no-pci
     /// --no-shconf -l 0 --vdev=net_af_packet0,iface=veth0" (default with
     /// --config: the file's [eal] and [[port]]).
-    #[arg(long, allow_hyphen_values = true, required_unless_present = "config")]
+    #[arg(long, allow_hyphen_values = true, required_unless_present_any = ["config", "stack"])]
     eal: Option<String>,
     /// The port: device name or port id (default: the only port the EAL
     /// arguments create, else the first --vdev).
     #[arg(long)]
     port: Option<String>,
     /// Our address on the port, ADDR/LEN (repeatable).
-    #[arg(long = "ip", required_unless_present = "config")]
+    #[arg(long = "ip", required_unless_present_any = ["config", "stack"])]
     ips: Vec<IpPrefix>,
     /// A static neighbour, IP=MAC (repeatable). The first one is also
     /// where frames to unknown addresses go (on a further port: the first
@@ -232,8 +232,23 @@ pub(crate) struct DpdkArgs {
     /// Default: one worker, on the main thread.
     #[arg(long)]
     cores: Option<CoreList>,
+    /// Whose TCP/MPTCP stack runs the role: mptfo's, on DPDK (needs --eal
+    /// or --config), or the Linux kernel's through its socket API
+    /// (IPPROTO_MPTCP, TCP_FASTOPEN, MSG_FASTOPEN, epoll; no DPDK), so the
+    /// same tool measures both.
+    #[arg(long, value_enum)]
+    stack: Option<StackKind>,
     #[command(flatten)]
     file: FileArgs,
+}
+
+/// Whose stack runs `serve` or `loadgen`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum StackKind {
+    /// mptfo's own stack on a DPDK port.
+    Mptfo,
+    /// The Linux kernel's, through the socket API.
+    Kernel,
 }
 
 /// The settings file.
@@ -497,6 +512,20 @@ pub(crate) struct LoadgenArgs {
     /// TIME_WAIT length of our (closing-first) side.
     #[arg(long, value_parser = parse_duration, default_value = "1s")]
     time_wait: Duration,
+    /// Open loop: start this many transactions per second, whatever the
+    /// replies do (latency then counts from each transaction's intended
+    /// start, so queueing is not hidden). Default: closed loop with
+    /// --connections in flight.
+    #[arg(long, conflicts_with = "connections")]
+    rate: Option<f64>,
+    /// Requests per connection: 1 opens a connection per transaction
+    /// (connections/s); more keeps each connection for that many
+    /// request/reply exchanges (requests/s).
+    #[arg(long, default_value_t = 1)]
+    requests_per_connection: u64,
+    /// Print a progress line this often while the load runs (0: none).
+    #[arg(long, value_parser = parse_duration, default_value = "1s")]
+    interval: Duration,
     /// Time allowed after the load for the last transactions and closes.
     #[arg(long, value_parser = parse_duration, default_value = "5s")]
     drain: Duration,

@@ -199,6 +199,78 @@ pub struct Latencies {
     pub syn_to_last_byte: Latency,
     /// From `connect` (the SYN) to the first reply byte.
     pub syn_to_first_byte: Latency,
+    /// From `connect` (the SYN) to the SYN/ACK (the connection
+    /// established on the client).
+    pub syn_to_synack: Latency,
+}
+
+/// The shape of the offered load.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LoadShape {
+    /// "closed" (a fixed number of transactions in flight) or "open"
+    /// (transactions started at a fixed rate, whatever the replies do).
+    pub kind: &'static str,
+    /// Closed loop: transactions in flight at once.
+    pub connections: usize,
+    /// Open loop: transactions started per second (0 in a closed loop).
+    pub rate_per_s: f64,
+    /// Requests per connection: 1 is one connection per transaction
+    /// (CPS); more keeps the connection for that many (RPS).
+    pub requests_per_connection: u64,
+    /// Latencies count from the intended start of each transaction (open
+    /// loop), so queueing in the load generator is not hidden
+    /// (coordinated omission).
+    pub from_intended_start: bool,
+}
+
+impl Default for LoadShape {
+    fn default() -> LoadShape {
+        LoadShape {
+            kind: "closed",
+            connections: 1,
+            rate_per_s: 0.0,
+            requests_per_connection: 1,
+            from_intended_start: false,
+        }
+    }
+}
+
+/// One line of the per-second progress of a live run: what happened in
+/// the interval that ended at `t_s`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Interval {
+    /// Seconds since the load started, at the end of the interval.
+    pub t_s: f64,
+    /// Length of the interval, seconds.
+    pub len_s: f64,
+    /// Connections opened (SYNs sent), per second.
+    pub connections_per_s: f64,
+    /// Transactions (requests answered in full), per second.
+    pub requests_per_s: f64,
+    /// SYN data accepted, in the interval.
+    pub tfo_accepted: u64,
+    /// MPTCP fallbacks, in the interval.
+    pub fallbacks: u64,
+    /// Retransmitted segments, in the interval.
+    pub retransmissions: u64,
+    /// Connection errors, in the interval.
+    pub errors: u64,
+}
+
+impl fmt::Display for Interval {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "t={:7.1}s conn/s={:10.0} req/s={:10.0} tfo={:8} fallback={:6} retrans={:6} errors={:6}",
+            self.t_s,
+            self.connections_per_s,
+            self.requests_per_s,
+            self.tfo_accepted,
+            self.fallbacks,
+            self.retransmissions,
+            self.errors
+        )
+    }
 }
 
 /// How the run went.
@@ -228,6 +300,13 @@ pub struct RunInfo {
 /// Everything a run measured.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Report {
+    /// Whose stack the load generator ran on: "mptfo" or "kernel" (the
+    /// Linux socket API).
+    pub stack: &'static str,
+    /// Worker cores (threads) of the load generator.
+    pub cores: usize,
+    /// Closed or open loop, CPS or RPS.
+    pub load: LoadShape,
     /// What ran: "mem link, virtual time, client and server in one process
     /// on one core", or the live run's device and target.
     pub setup: String,
@@ -265,6 +344,8 @@ pub struct Report {
     pub paths: Vec<PathStats>,
     /// MP_JOIN subflows, with two paths (`null` otherwise).
     pub joins: Option<JoinStats>,
+    /// Per-second progress of a live run (empty in a mem-link run).
+    pub intervals: Vec<Interval>,
 }
 
 /// Serialises `(name, value)` pairs as one JSON object, in order.
@@ -430,6 +511,12 @@ impl Report {
             },
         };
         Report {
+            stack: "mptfo",
+            cores: 1,
+            load: LoadShape {
+                connections: i.config.concurrency,
+                ..LoadShape::default()
+            },
             setup: i.setup,
             clock: if i.real_time { "wall" } else { "virtual" },
             config: i.config,
@@ -470,6 +557,7 @@ impl Report {
             latency: Latencies {
                 syn_to_last_byte: Latency::of(&i.loadgen.total),
                 syn_to_first_byte: Latency::of(&i.loadgen.first_byte),
+                syn_to_synack: Latency::default(),
             },
             run: RunInfo {
                 frames: i.frames,
@@ -486,6 +574,7 @@ impl Report {
             server_counters: i.server_counters.map(nonzero).unwrap_or_default(),
             paths: Vec::new(),
             joins: None,
+            intervals: Vec::new(),
         }
     }
 
