@@ -10,7 +10,11 @@
 //!
 //! Groups: `draw_key/n` (per key drawn), `handoff/round_trip` (one buffer
 //! to the other pinned thread and back), `handoff/one_way` (streamed:
-//! per packet, throughput), `classify` (classify_frame + core_of per frame).
+//! per packet, throughput), `classify` (classify_frame + core_of per frame),
+//! `join_steering` (the steering decision per frame since join SYNs go by
+//! token: an ordinary data segment and a plain SYN, each also through
+//! `classify_frame_by_tuple`, the parse without the join step, as the
+//! reference; an MP_JOIN SYN's option walk + `join_owner`).
 
 use std::collections::HashMap;
 use std::hint::black_box;
@@ -20,7 +24,9 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use crossbeam_queue::ArrayQueue;
-use mptfo_engine::shard::{classify_frame, core_of, FrameClass};
+use mptfo_engine::shard::{
+    classify_frame, classify_frame_by_tuple, core_of, join_owner, FrameClass,
+};
 use mptfo_proto::crypto::draw_key;
 
 fn splitmix(s: &mut u64) -> u64 {
@@ -202,7 +208,7 @@ fn bench_classify(c: &mut Criterion) {
             b.iter(|| {
                 i = (i + 1) & 63;
                 match classify_frame(black_box(&frames[i])) {
-                    FrameClass::Tcp(t) => core_of(&t, n),
+                    FrameClass::Tcp(t, _) => core_of(&t, n),
                     _ => usize::MAX,
                 }
             })
@@ -211,9 +217,104 @@ fn bench_classify(c: &mut Criterion) {
     g.finish();
 }
 
+/// An IPv4 TCP frame from `sport` with flags `flags` and TCP options
+/// `opts` (a multiple of 4 bytes).
+fn segment(sport: u16, flags: u8, opts: &[u8]) -> Vec<u8> {
+    let mut f = frame(sport);
+    f.truncate(14 + 20 + 20);
+    f.extend_from_slice(opts);
+    f[14 + 20 + 12] = ((20 + opts.len()) / 4) as u8 * 16;
+    f[14 + 20 + 13] = flags;
+    f
+}
+
+/// Options of a Linux 6.18 SYN: MSS, SACK permitted, timestamps, NOP,
+/// window scale, then `mptcp` (MP_CAPABLE or MP_JOIN, 12 bytes).
+fn syn_options(mptcp: [u8; 12]) -> Vec<u8> {
+    let mut o = vec![
+        2, 4, 0x05, 0xb4, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3, 7,
+    ];
+    o.extend_from_slice(&mptcp);
+    o
+}
+
+/// The steering decision for one frame, as the steering step makes it.
+fn decide(f: &[u8], n: usize) -> usize {
+    match classify_frame(f) {
+        FrameClass::Tcp(t, _) => core_of(&t, n),
+        FrameClass::JoinSyn(_, token) => join_owner(token, n),
+        _ => usize::MAX,
+    }
+}
+
+fn bench_join_steering(c: &mut Criterion) {
+    const N: usize = 2;
+    // Ordinary segments: an ACK with timestamps and a DSS (data), the
+    // bulk of the traffic; a plain SYN (MP_CAPABLE, walked, no join).
+    let ts_dss: Vec<u8> = {
+        let mut o = vec![1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2];
+        o.extend_from_slice(&[
+            30, 20, 0x20, 0x05, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0, 100,
+        ]);
+        o.extend_from_slice(&[0, 0]);
+        o
+    };
+    let data: Vec<Vec<u8>> = (0..64)
+        .map(|i| segment(40000 + i * 7, 0x18, &ts_dss))
+        .collect();
+    let capable = syn_options([30, 12, 0x01, 0x81, 1, 2, 3, 4, 5, 6, 7, 8]);
+    let syns: Vec<Vec<u8>> = (0..64)
+        .map(|i| segment(40000 + i * 7, 0x02, &capable))
+        .collect();
+    let joins: Vec<Vec<u8>> = (0..64u16)
+        .map(|i| {
+            let t = 0x1000_0000u32 + u32::from(i) * 977;
+            let b = t.to_be_bytes();
+            let join = syn_options([30, 12, 0x10, 2, b[0], b[1], b[2], b[3], 9, 9, 9, 9]);
+            segment(40000 + i * 7, 0x02, &join)
+        })
+        .collect();
+    assert!(joins
+        .iter()
+        .all(|f| matches!(classify_frame(f), FrameClass::JoinSyn(..))));
+    assert!(data
+        .iter()
+        .chain(&syns)
+        .all(|f| matches!(classify_frame(f), FrameClass::Tcp(..))));
+    let mut g = c.benchmark_group("join_steering");
+    g.throughput(Throughput::Elements(1));
+    for (name, frames) in [("data", &data), ("syn", &syns)] {
+        g.bench_function(BenchmarkId::new("by_tuple+core_of", name), |b| {
+            let mut i = 0;
+            b.iter(|| {
+                i = (i + 1) & 63;
+                match classify_frame_by_tuple(black_box(&frames[i])) {
+                    FrameClass::Tcp(t, _) => core_of(&t, N),
+                    _ => usize::MAX,
+                }
+            })
+        });
+        g.bench_function(BenchmarkId::new("classify+decide", name), |b| {
+            let mut i = 0;
+            b.iter(|| {
+                i = (i + 1) & 63;
+                decide(black_box(&frames[i]), N)
+            })
+        });
+    }
+    g.bench_function(BenchmarkId::new("classify+decide", "join_syn"), |b| {
+        let mut i = 0;
+        b.iter(|| {
+            i = (i + 1) & 63;
+            decide(black_box(&joins[i]), N)
+        })
+    });
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().warm_up_time(Duration::from_secs(1));
-    targets = bench_draw_key, bench_handoff, bench_classify
+    targets = bench_draw_key, bench_handoff, bench_classify, bench_join_steering
 }
 criterion_main!(benches);

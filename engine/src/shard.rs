@@ -11,6 +11,12 @@
 //! that receives a frame classifies it ([`classify_frame`]) and hands it to
 //! the core [`core_of`] names. Active opens choose a source port with
 //! [`port_for_core`], so that the replies hash back to the opening core.
+//!
+//! MP_JOIN SYNs are the exception: a join's 4-tuple is the peer's choice,
+//! but the connection it joins lives on the core its token names (each
+//! core draws keys with `token % n == core`). [`classify_frame`] tells
+//! such a SYN apart ([`FrameClass::JoinSyn`], with the token; the option
+//! walk runs only for a SYN without ACK) and [`join_owner`] names the core.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -224,11 +230,35 @@ pub fn port_for_core_in(
         .find(|&p| core_of(&Tuple::new(SocketAddr::new(local, p), remote), n_cores) == core)
 }
 
+/// The core of `n_cores` that owns the MPTCP connection with `token`
+/// (each core draws its keys so that `token % n_cores` names it). Always 0
+/// for `n_cores <= 1`.
+pub fn join_owner(token: u32, n_cores: usize) -> usize {
+    if n_cores <= 1 {
+        return 0;
+    }
+    token as usize % n_cores
+}
+
+/// TCP flag FIN (the flags byte of [`FrameClass::Tcp`]).
+pub const TCP_FIN: u8 = 0x01;
+/// TCP flag SYN.
+pub const TCP_SYN: u8 = 0x02;
+/// TCP flag RST.
+pub const TCP_RST: u8 = 0x04;
+/// TCP flag ACK.
+pub const TCP_ACK: u8 = 0x10;
+
 /// What a received Ethernet frame is, as far as steering cares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FrameClass {
-    /// A TCP segment of this flow (as received: `src` is the peer).
-    Tcp(Tuple),
+    /// A TCP segment of this flow (as received: `src` is the peer) and its
+    /// flags byte (0 when the header is cut short).
+    Tcp(Tuple, u8),
+    /// A TCP SYN without ACK that carries an MP_JOIN option (RFC 8684
+    /// §3.2): a new subflow of the connection with this token, owned by
+    /// core [`join_owner`].
+    JoinSyn(Tuple, u32),
     /// ARP, or ICMPv6 neighbour discovery: every core's neighbour table
     /// may want it.
     Neighbor,
@@ -241,6 +271,18 @@ const ETH_HLEN: usize = 14;
 /// A minimal parse of an Ethernet frame (one optional 802.1Q tag; IPv6
 /// extension headers are not walked: such frames are `Other`).
 pub fn classify_frame(f: &[u8]) -> FrameClass {
+    classify::<true>(f)
+}
+
+/// [`classify_frame`] without the join step: every TCP segment is
+/// [`FrameClass::Tcp`], with flags 0 (its flags are not read, its
+/// options not walked). For a single core, or as the reference the join
+/// step's cost is measured against.
+pub fn classify_frame_by_tuple(f: &[u8]) -> FrameClass {
+    classify::<false>(f)
+}
+
+fn classify<const JOINS: bool>(f: &[u8]) -> FrameClass {
     if f.len() < ETH_HLEN {
         return FrameClass::Other;
     }
@@ -265,7 +307,7 @@ pub fn classify_frame(f: &[u8]) -> FrameClass {
             }
             let s = IpAddr::from([ip[12], ip[13], ip[14], ip[15]]);
             let d = IpAddr::from([ip[16], ip[17], ip[18], ip[19]]);
-            tcp_tuple(s, d, &ip[ihl..])
+            tcp_tuple::<JOINS>(s, d, &ip[ihl..])
         }
         0x86dd => {
             if ip.len() < 40 || ip[0] >> 4 != 6 {
@@ -276,7 +318,7 @@ pub fn classify_frame(f: &[u8]) -> FrameClass {
             s.copy_from_slice(&ip[8..24]);
             d.copy_from_slice(&ip[24..40]);
             match ip[6] {
-                6 => tcp_tuple(IpAddr::from(s), IpAddr::from(d), &ip[40..]),
+                6 => tcp_tuple::<JOINS>(IpAddr::from(s), IpAddr::from(d), &ip[40..]),
                 // ICMPv6 types 133..=137: router/neighbour discovery.
                 58 if ip.len() > 40 && (133..=137).contains(&ip[40]) => FrameClass::Neighbor,
                 _ => FrameClass::Other,
@@ -286,13 +328,53 @@ pub fn classify_frame(f: &[u8]) -> FrameClass {
     }
 }
 
-fn tcp_tuple(s: IpAddr, d: IpAddr, tcp: &[u8]) -> FrameClass {
+fn tcp_tuple<const JOINS: bool>(s: IpAddr, d: IpAddr, tcp: &[u8]) -> FrameClass {
     if tcp.len() < 4 {
         return FrameClass::Other;
     }
     let sp = u16::from_be_bytes([tcp[0], tcp[1]]);
     let dp = u16::from_be_bytes([tcp[2], tcp[3]]);
-    FrameClass::Tcp(Tuple::new(SocketAddr::new(s, sp), SocketAddr::new(d, dp)))
+    let tuple = Tuple::new(SocketAddr::new(s, sp), SocketAddr::new(d, dp));
+    if !JOINS {
+        return FrameClass::Tcp(tuple, 0);
+    }
+    let flags = tcp.get(13).copied().unwrap_or(0);
+    // Only a SYN without ACK (or RST) can open a join: every other segment
+    // pays this one test and no option walk.
+    if flags & (TCP_SYN | TCP_ACK | TCP_RST) == TCP_SYN {
+        if let Some(token) = mp_join_token(tcp) {
+            return FrameClass::JoinSyn(tuple, token);
+        }
+    }
+    FrameClass::Tcp(tuple, flags)
+}
+
+/// The receiver's token of the SYN form of MP_JOIN (kind 30, subtype 1,
+/// length 12) among the options of TCP header `tcp`, if it has one. A
+/// malformed option list (a length below 2, or past the header) ends the
+/// walk: `None`.
+pub fn mp_join_token(tcp: &[u8]) -> Option<u32> {
+    let doff = usize::from(*tcp.get(12)? >> 4) * 4;
+    let opts = tcp.get(20..doff.min(tcp.len()))?;
+    let mut i = 0;
+    while i < opts.len() {
+        match opts[i] {
+            0 => return None,
+            1 => i += 1,
+            kind => {
+                let len = usize::from(*opts.get(i + 1)?);
+                if len < 2 || i + len > opts.len() {
+                    return None;
+                }
+                if kind == 30 && len == 12 && opts[i + 2] >> 4 == 1 {
+                    let t = &opts[i + 4..i + 8];
+                    return Some(u32::from_be_bytes([t[0], t[1], t[2], t[3]]));
+                }
+                i += len;
+            }
+        }
+    }
+    None
 }
 
 #[cfg(test)]
@@ -457,7 +539,7 @@ mod tests {
         let (s, d) = (sa("10.0.1.1:40000"), sa("10.0.1.12:8080"));
         assert_eq!(
             classify_frame(&v4_frame(s, d)),
-            FrameClass::Tcp(Tuple::new(s, d))
+            FrameClass::Tcp(Tuple::new(s, d), 0)
         );
         let mut arp = vec![0u8; 42];
         arp[12..14].copy_from_slice(&0x0806u16.to_be_bytes());
@@ -472,6 +554,72 @@ mod tests {
         ns[14 + 6] = 58;
         ns[54] = 135;
         assert_eq!(classify_frame(&ns), FrameClass::Neighbor);
+    }
+
+    /// A SYN from `src` to `dst` with the options of a Linux 6.18 MP_JOIN
+    /// SYN (MSS, SACK permitted, timestamps, NOP, window scale, MP_JOIN)
+    /// and the given flags.
+    fn join_syn(src: SocketAddr, dst: SocketAddr, token: u32, flags: u8) -> Vec<u8> {
+        let mut f = v4_frame(src, dst);
+        let mut opts = vec![2, 4, 0x05, 0xb4, 4, 2, 8, 10];
+        opts.extend_from_slice(&[0; 8]);
+        opts.extend_from_slice(&[1, 3, 3, 7]);
+        opts.extend_from_slice(&[30, 12, 0x10, 2]);
+        opts.extend_from_slice(&token.to_be_bytes());
+        opts.extend_from_slice(&0x1234_5678u32.to_be_bytes());
+        assert_eq!(opts.len(), 32);
+        f.extend_from_slice(&opts);
+        f[34 + 12] = (52 / 4) << 4;
+        f[34 + 13] = flags;
+        f
+    }
+
+    #[test]
+    fn classifies_join_syns() {
+        let (s, d) = (sa("10.0.2.1:51000"), sa("10.0.1.12:8080"));
+        let t = Tuple::new(s, d);
+        let token = 0xdead_beef;
+        assert_eq!(
+            classify_frame(&join_syn(s, d, token, TCP_SYN)),
+            FrameClass::JoinSyn(t, token)
+        );
+        assert_eq!(join_owner(token, 2), (token % 2) as usize);
+        assert_eq!(join_owner(token, 1), 0);
+        // The SYN/ACK and the third ACK carry MP_JOIN too, but are
+        // ordinary segments of a flow.
+        let synack = join_syn(s, d, token, TCP_SYN | TCP_ACK);
+        assert_eq!(
+            classify_frame(&synack),
+            FrameClass::Tcp(t, TCP_SYN | TCP_ACK)
+        );
+        // An MP_CAPABLE SYN (subtype 0) is not a join.
+        let mut capable = join_syn(s, d, token, TCP_SYN);
+        capable[54 + 22] = 0x01;
+        assert_eq!(classify_frame(&capable), FrameClass::Tcp(t, TCP_SYN));
+        // Malformed option lists end the walk: no token, no panic.
+        let mut zero_len = join_syn(s, d, token, TCP_SYN);
+        zero_len[54 + 1] = 0;
+        assert_eq!(classify_frame(&zero_len), FrameClass::Tcp(t, TCP_SYN));
+        let mut too_long = join_syn(s, d, token, TCP_SYN);
+        too_long[54 + 20 + 1] = 40;
+        assert_eq!(classify_frame(&too_long), FrameClass::Tcp(t, TCP_SYN));
+        // A data offset past the frame: the options present are walked.
+        let mut cut = join_syn(s, d, token, TCP_SYN);
+        cut.truncate(54 + 24);
+        assert_eq!(classify_frame(&cut), FrameClass::Tcp(t, TCP_SYN));
+        let mut short_doff = join_syn(s, d, token, TCP_SYN);
+        short_doff[34 + 12] = 4 << 4;
+        assert_eq!(classify_frame(&short_doff), FrameClass::Tcp(t, TCP_SYN));
+        // Without the join step: a tuple, nothing more.
+        assert_eq!(
+            classify_frame_by_tuple(&join_syn(s, d, token, TCP_SYN)),
+            FrameClass::Tcp(t, 0)
+        );
+        // Every truncation of a join SYN classifies without panicking.
+        let full = join_syn(s, d, token, TCP_SYN);
+        for n in 0..full.len() {
+            let _ = classify_frame(&full[..n]);
+        }
     }
 
     mod props {

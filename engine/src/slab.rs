@@ -207,6 +207,33 @@ impl<T> Slab<T> {
         }
     }
 
+    /// Remove the value named by `key` and drop it where it lies (no move
+    /// out of the slab, unlike [`Slab::remove`]); false (and no change) if
+    /// the key is stale.
+    pub fn delete(&mut self, key: Key) -> bool {
+        let Some(slot) = self.slots.get_mut(key.index as usize) else {
+            return false;
+        };
+        match slot {
+            Slot::Occupied { gen, .. } if *gen == key.gen => {}
+            _ => return false,
+        }
+        // Assigning drops the old value in place.
+        *slot = if key.gen == u32::MAX {
+            Slot::Retired
+        } else {
+            Slot::Vacant {
+                gen: key.gen + 1,
+                next_free: self.free_head,
+            }
+        };
+        if key.gen != u32::MAX {
+            self.free_head = key.index;
+        }
+        self.len -= 1;
+        true
+    }
+
     /// Remove every value. Keys issued before stay invalid: generations are
     /// kept, only the values go.
     pub fn clear(&mut self) {
@@ -299,12 +326,14 @@ impl<T> Slab<T> {
 /// inserted); a stale key is a bug and panics.
 impl<T> core::ops::Index<Key> for Slab<T> {
     type Output = T;
+    #[inline]
     fn index(&self, key: Key) -> &T {
         self.get(key).expect("stale slab key")
     }
 }
 
 impl<T> core::ops::IndexMut<Key> for Slab<T> {
+    #[inline]
     fn index_mut(&mut self, key: Key) -> &mut T {
         self.get_mut(key).expect("stale slab key")
     }

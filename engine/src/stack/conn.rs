@@ -145,6 +145,8 @@ pub struct Conn<B> {
     pub dirty: bool,
     /// Deadline of the connection's timer-wheel entry in flight.
     pub timer_armed: Option<Instant>,
+    /// That entry (`None` when nothing is pending).
+    pub timer: Option<crate::timer::TimerId>,
 
     // Receive side (data level).
     /// Next DSN expected (what our DATA_ACK says), once the peer's IDSN is
@@ -237,6 +239,7 @@ impl<B: Buf> Conn<B> {
             deferred_connect: false,
             dirty: false,
             timer_armed: None,
+            timer: None,
             rcv_nxt: DataSeq(0),
             ooo: BTreeMap::new(),
             peer_fin: false,
@@ -364,5 +367,53 @@ impl<B: Buf> Conn<B> {
     /// subflows may close.
     pub fn data_level_closed(&self) -> bool {
         self.fin_acked && self.peer_fin
+    }
+}
+
+/// The growable containers of a connection, emptied, kept from a closed
+/// connection for the next one so that opening one allocates nothing once
+/// the stack runs in steady state.
+pub struct ConnStorage<B> {
+    subflows: Vec<Key>,
+    unsent: VecDeque<B>,
+    inflight: VecDeque<DataChunk<B>>,
+    reinject: VecDeque<DataChunk<B>>,
+}
+
+/// Largest container capacity worth keeping (a connection that queued a
+/// long transfer gives its storage back to the allocator instead).
+pub const MAX_KEPT_CAPACITY: usize = 64;
+
+impl<B> Conn<B> {
+    /// Takes this connection's containers, emptied, when they are small
+    /// enough to keep (what they held is dropped); else leaves them.
+    pub fn take_storage(&mut self) -> Option<ConnStorage<B>> {
+        let small = self.subflows.capacity() <= MAX_KEPT_CAPACITY
+            && self.unsent.capacity() <= MAX_KEPT_CAPACITY
+            && self.inflight.capacity() <= MAX_KEPT_CAPACITY
+            && self.reinject.capacity() <= MAX_KEPT_CAPACITY;
+        if !small {
+            return None;
+        }
+        let mut storage = ConnStorage {
+            subflows: std::mem::take(&mut self.subflows),
+            unsent: std::mem::take(&mut self.unsent),
+            inflight: std::mem::take(&mut self.inflight),
+            reinject: std::mem::take(&mut self.reinject),
+        };
+        storage.subflows.clear();
+        storage.unsent.clear();
+        storage.inflight.clear();
+        storage.reinject.clear();
+        Some(storage)
+    }
+
+    /// Gives a new connection the (empty) containers of an old one.
+    pub fn reuse_storage(&mut self, storage: ConnStorage<B>) {
+        debug_assert!(self.subflows.is_empty() && self.unsent.is_empty());
+        self.subflows = storage.subflows;
+        self.unsent = storage.unsent;
+        self.inflight = storage.inflight;
+        self.reinject = storage.reinject;
     }
 }

@@ -55,6 +55,47 @@ pub(super) struct Segment {
     opts: SegmentOptions,
 }
 
+/// The lists one received burst needs, kept by the stack between bursts so
+/// that their storage is reused.
+pub(super) struct RxScratch<B> {
+    /// Parsed segments of the burst, in arrival order: the first `used`
+    /// slots (the others are left from earlier bursts, to be parsed into).
+    segments: Vec<Segment>,
+    /// Slots of `segments` in use.
+    used: usize,
+    /// Their payloads (same order).
+    payloads: Vec<B>,
+    /// TFO cookies of the burst's SYNs, validated together.
+    requests: Vec<CookieRequest>,
+    /// Verdicts on `requests` (same order).
+    checks: Vec<CookieCheck>,
+    /// Per segment: its entry in `requests`, if any.
+    request_of: Vec<Option<usize>>,
+}
+
+impl<B> Default for RxScratch<B> {
+    fn default() -> Self {
+        RxScratch {
+            segments: Vec::new(),
+            used: 0,
+            payloads: Vec::new(),
+            requests: Vec::new(),
+            checks: Vec::new(),
+            request_of: Vec::new(),
+        }
+    }
+}
+
+impl<B> RxScratch<B> {
+    fn clear(&mut self) {
+        self.used = 0;
+        self.payloads.clear();
+        self.requests.clear();
+        self.checks.clear();
+        self.request_of.clear();
+    }
+}
+
 impl Segment {
     fn syn(&self) -> bool {
         self.flags.contains(TcpFlags::SYN)
@@ -89,9 +130,10 @@ impl<B: Buf> Stack<B> {
         if now > self.now {
             self.now = now;
         }
-        let mut parsed: Vec<(Segment, B)> = Vec::with_capacity(frames.len());
-        let mut requests: Vec<CookieRequest> = Vec::new();
-        let mut request_of: Vec<Option<usize>> = Vec::with_capacity(frames.len());
+        // The burst's scratch lists live in the stack so that their storage
+        // is reused from burst to burst (taken here, given back below).
+        let mut rx = std::mem::take(&mut self.rx_scratch);
+        rx.clear();
         for mut frame in frames.drain(..) {
             self.counters.mptfo_rx_packets += 1;
             self.counters.mptfo_rx_bytes += frame.len() as u64;
@@ -108,27 +150,41 @@ impl<B: Buf> Stack<B> {
             if flags.ip_checksum == ChecksumStatus::Good {
                 caps.ipv4 = mptfo_proto::checksum::Offload::Both;
             }
-            let (seg, off, len) = match classify(frame.data(), &caps) {
+            // The segment is parsed into the next slot of the burst's list
+            // (in place: the slots are kept from burst to burst); it counts
+            // as part of the burst only once it passed the checks below.
+            let slot = rx.used;
+            let (off, len) = match classify(frame.data(), &caps) {
                 Ok(Classified::Tcp(t)) => {
-                    let opts = SegmentOptions::parse_lossy(t.options);
-                    let seg = Segment {
-                        iface,
-                        tuple: FourTuple {
-                            src_addr: t.dst_addr,
-                            src_port: t.dst_port,
-                            dst_addr: t.src_addr,
-                            dst_port: t.src_port,
-                        },
-                        seq: t.seq,
-                        ack: t.ack,
-                        flags: t.flags,
-                        window: t.window,
-                        opts,
+                    let tuple = FourTuple {
+                        src_addr: t.dst_addr,
+                        src_port: t.dst_port,
+                        dst_addr: t.src_addr,
+                        dst_port: t.src_port,
                     };
+                    if slot == rx.segments.len() {
+                        rx.segments.push(Segment {
+                            iface,
+                            tuple,
+                            seq: t.seq,
+                            ack: t.ack,
+                            flags: t.flags,
+                            window: t.window,
+                            opts: SegmentOptions::default(),
+                        });
+                    }
+                    let seg = &mut rx.segments[slot];
+                    seg.iface = iface;
+                    seg.tuple = tuple;
+                    seg.seq = t.seq;
+                    seg.ack = t.ack;
+                    seg.flags = t.flags;
+                    seg.window = t.window;
+                    seg.opts.reparse_lossy(t.options);
                     if seg.syn() && seg.ack.is_none() {
                         self.learn_neighbor(t.src_addr, t.eth_src.0);
                     }
-                    (seg, t.payload_offset, t.payload.len())
+                    (t.payload_offset, t.payload.len())
                 }
                 Ok(Classified::Arp(arp)) => {
                     self.on_arp(iface, arp);
@@ -157,6 +213,7 @@ impl<B: Buf> Stack<B> {
                     continue;
                 }
             };
+            let seg = &rx.segments[slot];
             if !self.ifaces[iface].addrs.contains(&seg.tuple.src_addr) {
                 self.counters.mptfo_rx_not_for_us += 1;
                 continue;
@@ -174,8 +231,8 @@ impl<B: Buf> Stack<B> {
                 if let Some(fo) = seg.opts.fast_open {
                     if !fo.is_request() {
                         if let Some(cookie) = mptfo_proto::tfo::Cookie::from_bytes(fo.cookie()) {
-                            req = Some(requests.len());
-                            requests.push(CookieRequest {
+                            req = Some(rx.requests.len());
+                            rx.requests.push(CookieRequest {
                                 client: seg.tuple.dst_addr,
                                 server: seg.tuple.src_addr,
                                 cookie,
@@ -184,21 +241,28 @@ impl<B: Buf> Stack<B> {
                     }
                 }
             }
-            request_of.push(req);
-            parsed.push((seg, frame));
+            rx.request_of.push(req);
+            rx.used += 1;
+            rx.payloads.push(frame);
         }
-        let mut checks = vec![CookieCheck::Invalid; requests.len()];
-        if !requests.is_empty() {
-            self.cookies.validate_batch(&requests, &mut checks);
+        if !rx.requests.is_empty() {
+            rx.checks.resize(rx.requests.len(), CookieCheck::Invalid);
+            self.cookies.validate_batch(&rx.requests, &mut rx.checks);
         }
-        for ((seg, payload), req) in parsed.into_iter().zip(request_of) {
-            let check = req.map(|i| checks[i]);
+        for ((seg, payload), req) in rx.segments[..rx.used]
+            .iter()
+            .zip(rx.payloads.drain(..))
+            .zip(rx.request_of.iter())
+        {
+            let check = req.map(|i| rx.checks[i]);
             self.on_segment(seg, payload, check);
         }
+        rx.clear();
+        self.rx_scratch = rx;
         self.flush();
     }
 
-    fn on_segment(&mut self, seg: Segment, payload: B, cookie: Option<CookieCheck>) {
+    fn on_segment(&mut self, seg: &Segment, payload: B, cookie: Option<CookieCheck>) {
         self.counters.tcp_in_segs += 1;
         if let Some(&sk) = self.tuples.get(&seg.tuple) {
             let state = self.subflows.get(sk).map(|s| s.state);
@@ -219,7 +283,7 @@ impl<B: Buf> Stack<B> {
         }
         self.counters.mptfo_rx_no_socket += 1;
         if !seg.rst() {
-            self.reset_unknown(&seg, payload.len());
+            self.reset_unknown(seg, payload.len());
         }
     }
 
@@ -237,9 +301,9 @@ impl<B: Buf> Stack<B> {
 
     /// A SYN to a listening port: MP_CAPABLE and TFO decisions, then the
     /// new subflow in SYN-RECEIVED and the SYN/ACK.
-    fn on_listen_syn(&mut self, seg: Segment, payload: B, cookie_check: Option<CookieCheck>) {
+    fn on_listen_syn(&mut self, seg: &Segment, payload: B, cookie_check: Option<CookieCheck>) {
         let now = self.now;
-        let opts = seg.opts;
+        let opts = &seg.opts;
         if let Some(MptcpOption::MpJoin(j @ MpJoin::Syn { .. })) = opts.mptcp {
             self.on_join_syn(seg, j);
             return;
@@ -300,7 +364,7 @@ impl<B: Buf> Stack<B> {
         }
         let local_key = self.draw_local_key();
         let ck = self.conns.vacant_key();
-        let mut conn: Conn<B> = Conn::new(ck, local_key, false, now);
+        let mut conn: Conn<B> = self.new_conn(ck, local_key, false, now);
         match mpc {
             Some(m) => {
                 conn.checksum = self.cfg.mptcp.checksum || m.flags.checksum_required();
@@ -326,6 +390,7 @@ impl<B: Buf> Stack<B> {
             iss,
             false,
         );
+        self.reuse_rtx(&mut sf);
         sf.irs = seg.seq;
         sf.rcv_nxt = seg.seq + (1 + accepted as usize);
         // protocol.md §7.3 step 1: SSN 1 is the first byte after the
@@ -390,7 +455,7 @@ impl<B: Buf> Stack<B> {
     /// (not fully established: RST 0x03; the `subflows` limit is checked at
     /// the third ACK, as Linux does), then a SYN/ACK with the truncated
     /// HMAC. Never TFO: SYN data is not taken.
-    fn on_join_syn(&mut self, seg: Segment, join: MpJoin) {
+    fn on_join_syn(&mut self, seg: &Segment, join: MpJoin) {
         let MpJoin::Syn { token, .. } = join else {
             return;
         };
@@ -405,14 +470,14 @@ impl<B: Buf> Stack<B> {
         };
         let Some(&ck) = self.tokens.get(&token) else {
             let _ = join_syn_unknown_token(&mut self.counters);
-            rst(self, &seg, MpTcpRstReason::MptcpError);
+            rst(self, seg, MpTcpRstReason::MptcpError);
             return;
         };
         let c = &mut self.conns[ck];
         let (Some(remote), Some(pm)) = (c.remote, c.pm.as_mut()) else {
             self.counters.mptcp_mp_join_syn_rx += 1;
             self.counters.mptcp_mp_join_rejected += 1;
-            rst(self, &seg, MpTcpRstReason::AdministrativelyProhibited);
+            rst(self, seg, MpTcpRstReason::AdministrativelyProhibited);
             return;
         };
         let local_key = c.local.key;
@@ -426,7 +491,7 @@ impl<B: Buf> Stack<B> {
         let (local_id, backup) = match verdict {
             JoinSynVerdict::Answer { local_id, backup } => (local_id, backup),
             JoinSynVerdict::Reset(r) => {
-                rst(self, &seg, r);
+                rst(self, seg, r);
                 return;
             }
         };
@@ -435,11 +500,11 @@ impl<B: Buf> Stack<B> {
             match JoinResponder::on_syn(local_key, remote.key, &join, nonce, local_id, backup) {
                 Ok(r) => r,
                 Err(e) => {
-                    rst(self, &seg, e.rst_reason());
+                    rst(self, seg, e.rst_reason());
                     return;
                 }
             };
-        let opts = seg.opts;
+        let opts = &seg.opts;
         let iss = SubflowSeq(self.rand() as u32);
         let sk = self.subflows.vacant_key();
         let mut sf = Subflow::new(
@@ -451,6 +516,7 @@ impl<B: Buf> Stack<B> {
             iss,
             false,
         );
+        self.reuse_rtx(&mut sf);
         sf.irs = seg.seq;
         sf.rcv_nxt = seg.seq + 1;
         sf.rx_ssn_origin = seg.seq;
@@ -486,7 +552,7 @@ impl<B: Buf> Stack<B> {
 
     /// SYN-SENT of a join subflow: the SYN/ACK must carry MP_JOIN with the
     /// right HMAC, else the subflow is reset (a join never falls back).
-    fn on_join_syn_sent(&mut self, sk: Key, seg: Segment) {
+    fn on_join_syn_sent(&mut self, sk: Key, seg: &Segment) {
         let now = self.now;
         let sf = &self.subflows[sk];
         let Some(JoinLeg::Initiator(init)) = sf.join else {
@@ -563,7 +629,7 @@ impl<B: Buf> Stack<B> {
     }
 
     /// SYN-SENT: the answer to our SYN (RFC 9293 §3.10.7.3).
-    fn on_syn_sent(&mut self, sk: Key, seg: Segment, payload: B) {
+    fn on_syn_sent(&mut self, sk: Key, seg: &Segment, payload: B) {
         let now = self.now;
         let sf = &self.subflows[sk];
         let ck = sf.conn;
@@ -589,7 +655,7 @@ impl<B: Buf> Stack<B> {
         if !seg.syn() {
             return;
         }
-        let opts = seg.opts;
+        let opts = &seg.opts;
         let iss = sf.iss;
         let syn_data_len = sf.syn_data_len;
         let acked_data = (ack.diff(iss).max(0) as u32)
@@ -598,7 +664,7 @@ impl<B: Buf> Stack<B> {
         let (local, remote) = (sf.tuple.src_addr, sf.tuple.dst_addr);
         let syn_had_tfo = sf.syn_had_tfo;
         let sf = &mut self.subflows[sk];
-        sf.accept_synack(&self.cfg, seg.seq, ack, seg.window, &opts);
+        sf.accept_synack(&self.cfg, seg.seq, ack, seg.window, opts);
         // The SYN segment leaves the retransmission queue; SYN data the
         // SYN/ACK did not acknowledge becomes ordinary data again
         // (RFC 7413 §4.1.2, protocol.md §7.4).
@@ -686,7 +752,7 @@ impl<B: Buf> Stack<B> {
         self.mark_dirty(ck);
     }
 
-    fn on_time_wait(&mut self, sk: Key, seg: Segment) {
+    fn on_time_wait(&mut self, sk: Key, seg: &Segment) {
         if seg.rst() {
             self.remove_subflow(sk);
             return;
@@ -705,7 +771,7 @@ impl<B: Buf> Stack<B> {
     }
 
     /// SYN-RECEIVED and every synchronized state.
-    fn on_synchronized(&mut self, sk: Key, seg: Segment, payload: B) {
+    fn on_synchronized(&mut self, sk: Key, seg: &Segment, payload: B) {
         let wnd = self.cfg.recv_window;
         let sf = &self.subflows[sk];
         let ck = sf.conn;
@@ -763,10 +829,10 @@ impl<B: Buf> Stack<B> {
                 return;
             }
             if sf.join.is_some() {
-                if !self.complete_passive_join(sk, &seg) {
+                if !self.complete_passive_join(sk, seg) {
                     return;
                 }
-            } else if !self.complete_passive_handshake(sk, &seg, payload.len()) {
+            } else if !self.complete_passive_handshake(sk, seg, payload.len()) {
                 return;
             }
         } else if let Some(sf) = self.subflows.get_mut(sk) {
@@ -783,14 +849,14 @@ impl<B: Buf> Stack<B> {
                 }
             }
         }
-        self.maybe_fall_back_on_data(sk, &seg, ack, payload.len());
-        self.process_ack(sk, &seg, ack, payload.len());
+        self.maybe_fall_back_on_data(sk, seg, ack, payload.len());
+        self.process_ack(sk, seg, ack, payload.len());
         if !self.subflows.contains(sk) {
             return;
         }
         // MPTCP options (DATA_ACK, mappings, DATA_FIN, fast close).
         if self.conns.get(ck).is_some_and(|c| c.is_mptcp())
-            && !self.process_mptcp_options(sk, &seg, payload.len())
+            && !self.process_mptcp_options(sk, seg, payload.len())
         {
             return;
         }
@@ -1917,7 +1983,7 @@ impl<B: Buf> Stack<B> {
         let Some(sf) = self.subflows.get_mut(sk) else {
             return;
         };
-        sf.timer_armed = None;
+        forget_fired(&self.timers, &mut sf.timer, &mut sf.timer_armed);
         if sf.timewait_at.is_some_and(|t| t <= now) {
             let ck = sf.conn;
             self.remove_subflow(sk);
@@ -2065,7 +2131,7 @@ impl<B: Buf> Stack<B> {
         let Some(c) = self.conns.get_mut(ck) else {
             return;
         };
-        c.timer_armed = None;
+        forget_fired(&self.timers, &mut c.timer, &mut c.timer_armed);
         if let Some(pm) = c.pm.as_mut() {
             if pm.next_deadline().is_some_and(|t| t <= now) {
                 let actions = pm.on_timer(&self.pm_cfg, now);
@@ -2147,6 +2213,20 @@ impl<B: Buf> Stack<B> {
 
 /// Segments whose MPTCP options signal something (DATA_FIN, addresses,
 /// priorities): duplicate ACKs of that kind are not loss signals.
+/// A wheel entry of a subflow or connection fired: forget it, unless the
+/// owner has another one scheduled already (re-armed while the fired entry
+/// waited in the same batch).
+fn forget_fired(
+    timers: &crate::timer::TimerWheel<super::TimerTarget>,
+    timer: &mut Option<crate::timer::TimerId>,
+    armed: &mut Option<Instant>,
+) {
+    if !timer.is_some_and(|id| timers.is_scheduled(id)) {
+        *timer = None;
+        *armed = None;
+    }
+}
+
 fn signalling(opts: &SegmentOptions) -> bool {
     opts.mptcp_options().any(|o| match o {
         MptcpOption::Dss(d) => d.data_fin || d.mapping.is_some(),

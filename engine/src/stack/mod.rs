@@ -60,7 +60,7 @@ use crate::config::StackConfig;
 use crate::counters::Counters;
 use crate::slab::{Key, Slab};
 use crate::time::Instant;
-use crate::timer::TimerWheel;
+use crate::timer::{TimerId, TimerWheel};
 
 pub use conn::{CloseReason, MptcpMode};
 pub use subflow::TcpState;
@@ -199,6 +199,9 @@ enum TimerTarget {
     Resolve,
 }
 
+/// Most emptied connection (and subflow) containers kept for reuse.
+const MAX_SPARES: usize = 256;
+
 /// Ephemeral port range (Linux default `ip_local_port_range`).
 const EPHEMERAL: core::ops::RangeInclusive<u16> = 32768..=60999;
 
@@ -217,6 +220,8 @@ pub struct Stack<B: Buf> {
     listeners: Table<u16, ()>,
     timers: TimerWheel<TimerTarget>,
     fired: Vec<TimerTarget>,
+    /// Scratch lists of [`Stack::receive`], reused from burst to burst.
+    rx_scratch: input::RxScratch<B>,
     cookies: CookieValidator,
     cookie_cache: CookieCache,
     tfo_pending: usize,
@@ -232,6 +237,12 @@ pub struct Stack<B: Buf> {
     /// (not of send-buffer room): told `Writable` once buffers are back.
     buffer_waiters: Vec<ConnId>,
     dirty: Vec<Key>,
+    /// Scratch copy of a connection's subflow list (see [`Stack::flush`]).
+    sf_scratch: Vec<Key>,
+    /// Containers of removed connections, emptied, for new ones.
+    spare_conns: Vec<conn::ConnStorage<B>>,
+    /// Retransmission queues of removed subflows, emptied, for new ones.
+    spare_rtx: Vec<VecDeque<subflow::TxSegment<B>>>,
     rng: u64,
     next_port: u16,
     now: Instant,
@@ -289,8 +300,9 @@ impl<B: Buf> Stack<B> {
             listeners: table(seed ^ 5, 8),
             timers: TimerWheel::new(now, core::time::Duration::from_millis(1), 4096),
             fired: Vec::new(),
+            rx_scratch: input::RxScratch::default(),
             cookies,
-            cookie_cache: CookieCache::default(),
+            cookie_cache: CookieCache::new(seed ^ 6),
             tfo_pending: 0,
             counters: Counters::default(),
             events: VecDeque::new(),
@@ -300,6 +312,9 @@ impl<B: Buf> Stack<B> {
             pool: Vec::new(),
             buffer_waiters: Vec::new(),
             dirty: Vec::new(),
+            sf_scratch: Vec::new(),
+            spare_conns: Vec::new(),
+            spare_rtx: Vec::new(),
             rng,
             next_port,
             now,
@@ -406,6 +421,7 @@ impl<B: Buf> Stack<B> {
         let iss = SubflowSeq(self.rand() as u32);
         let sk = self.subflows.vacant_key();
         let mut sf = Subflow::new(&self.cfg, conn, tuple, iface, TcpState::SynSent, iss, true);
+        self.reuse_rtx(&mut sf);
         sf.snd_wnd = self.cfg.mss as u32;
         sf.backup = backup;
         sf.join = Some(subflow::JoinLeg::Pending);
@@ -832,7 +848,13 @@ impl<B: Buf> Stack<B> {
                 dst_addr: remote.ip(),
                 dst_port: remote.port(),
             };
-            if !self.tuples.contains_key(&t) {
+            // With several cores, only a port whose flow the steering step
+            // hands back to this core (replies reach the subflow's owner).
+            let ours = self.cores <= 1 || {
+                let f = crate::shard::Tuple::new(SocketAddr::new(local, p), remote);
+                crate::shard::core_of(&f, self.cores as usize) == self.core as usize
+            };
+            if ours && !self.tuples.contains_key(&t) {
                 return Some(p);
             }
         }
@@ -875,7 +897,7 @@ impl<B: Buf> Stack<B> {
         let mptcp = opts.mptcp && self.cfg.mptcp.enabled;
         let local_key = self.draw_local_key();
         let ck = self.conns.vacant_key();
-        let mut conn = Conn::new(ck, local_key, true, now);
+        let mut conn = self.new_conn(ck, local_key, true, now);
         if !mptcp {
             conn.mode = MptcpMode::Fallback;
         } else {
@@ -890,6 +912,7 @@ impl<B: Buf> Stack<B> {
         let iss = SubflowSeq(self.rand() as u32);
         let sk = self.subflows.vacant_key();
         let mut sf = Subflow::new(&self.cfg, ck, tuple, iface, TcpState::SynSent, iss, true);
+        self.reuse_rtx(&mut sf);
         sf.snd_wnd = self.cfg.mss as u32; // until the SYN/ACK says more
         conn.subflows.push(sk);
         conn.tfo_client = opts.tfo && self.cfg.tfo_client.enabled;
@@ -912,8 +935,10 @@ impl<B: Buf> Stack<B> {
             if !matches!(queued, Ok(n) if n == data.len()) {
                 self.tuples.remove(&tuple);
                 self.tokens.remove(&local_key.token);
-                self.subflows.remove(sk);
-                self.conns.remove(ck);
+                self.recycle_subflow(sk);
+                self.subflows.delete(sk);
+                self.recycle_conn(ck);
+                self.conns.delete(ck);
                 self.counters.tcp_active_opens -= 1;
                 return Err(match queued {
                     Err(e) => e,
@@ -1043,39 +1068,57 @@ impl<B: Buf> Stack<B> {
         self.flush();
     }
 
-    /// Makes sure the wheel has an entry no later than the subflow's
-    /// earliest deadline (entries that fire early just re-arm).
+    /// Keeps the subflow's one wheel entry at its earliest deadline: moved
+    /// when the deadline changes, made when there is none, cancelled when
+    /// nothing is pending.
     fn arm_subflow_timer(&mut self, k: Key) {
         let Some(sf) = self.subflows.get_mut(k) else {
             return;
         };
-        let Some(d) = sf.next_deadline() else {
-            return;
-        };
-        if sf.timer_armed.is_some_and(|a| a <= d) {
+        let d = sf.next_deadline();
+        if d == sf.timer_armed && (d.is_none() || sf.timer.is_some()) {
             return;
         }
-        sf.timer_armed = Some(d);
-        self.timers.schedule(d, TimerTarget::Subflow(k));
+        sf.timer_armed = d;
+        sf.timer = set_timer(&mut self.timers, sf.timer, d, TimerTarget::Subflow(k));
     }
 
+    /// Like [`Stack::arm_subflow_timer`], for the connection's deadlines
+    /// (DATA_FIN retransmission, MP_FAIL, path manager, persist).
     fn arm_conn_timer(&mut self, k: Key) {
         let Some(c) = self.conns.get_mut(k) else {
             return;
         };
         let pm_at = c.pm.as_ref().and_then(|pm| pm.next_deadline());
-        let Some(d) = [c.fin_rtx_at, c.fail_at, pm_at, c.persist_at]
+        let d = [c.fin_rtx_at, c.fail_at, pm_at, c.persist_at]
             .into_iter()
             .flatten()
-            .min()
-        else {
-            return;
-        };
-        if c.timer_armed.is_some_and(|a| a <= d) {
+            .min();
+        if d == c.timer_armed && (d.is_none() || c.timer.is_some()) {
             return;
         }
-        c.timer_armed = Some(d);
-        self.timers.schedule(d, TimerTarget::Conn(k));
+        c.timer_armed = d;
+        c.timer = set_timer(&mut self.timers, c.timer, d, TimerTarget::Conn(k));
+    }
+
+    /// A copy of connection `ck`'s subflow list (empty when it is gone), for
+    /// loops that send and so may change the list. The copy lives in a
+    /// scratch list whose storage is reused: hand it back with
+    /// [`Stack::give_back_list`].
+    pub(super) fn subflow_list(&mut self, ck: Key) -> Vec<Key> {
+        let mut sfs = std::mem::take(&mut self.sf_scratch);
+        sfs.clear();
+        if let Some(c) = self.conns.get(ck) {
+            sfs.extend_from_slice(&c.subflows);
+        }
+        sfs
+    }
+
+    /// Returns a list taken with [`Stack::subflow_list`].
+    pub(super) fn give_back_list(&mut self, sfs: Vec<Key>) {
+        if sfs.capacity() >= self.sf_scratch.capacity() {
+            self.sf_scratch = sfs;
+        }
     }
 
     /// Sends what the dirty connections have ready, then pending ACKs.
@@ -1085,17 +1128,18 @@ impl<B: Buf> Stack<B> {
                 c.dirty = false;
             }
             self.output_conn(ck);
-            let sfs: Vec<Key> = match self.conns.get(ck) {
-                Some(c) => c.subflows.clone(),
-                None => continue,
-            };
-            for sk in sfs {
+            if !self.conns.contains(ck) {
+                continue;
+            }
+            let sfs = self.subflow_list(ck);
+            for &sk in &sfs {
                 let ack_now = self.subflows.get(sk).is_some_and(|s| s.ack_now);
                 if ack_now {
                     self.send_ack(sk);
                 }
                 self.arm_subflow_timer(sk);
             }
+            self.give_back_list(sfs);
             self.arm_conn_timer(ck);
             self.maybe_finish(ck);
         }
@@ -1140,17 +1184,71 @@ impl<B: Buf> Stack<B> {
     /// again on the connection's other subflows.
     fn remove_subflow(&mut self, sk: Key) {
         self.reinject_from(sk);
-        if let Some(sf) = self.subflows.remove(sk) {
-            self.tuples.remove(&sf.tuple);
-            if let Some(c) = self.conns.get_mut(sf.conn) {
-                c.subflows.retain(|&k| k != sk);
-                if let Some(pm) = c.pm.as_mut() {
-                    pm.on_subflow_closed(sf.pm_id);
-                }
-                let ck = sf.conn;
-                if !self.conns[ck].reinject.is_empty() {
-                    self.mark_dirty(ck);
-                }
+        let Some(sf) = self.subflows.get_mut(sk) else {
+            return;
+        };
+        let (tuple, ck, pm_id) = (sf.tuple, sf.conn, sf.pm_id);
+        self.recycle_subflow(sk);
+        self.subflows.delete(sk);
+        self.tuples.remove(&tuple);
+        if let Some(c) = self.conns.get_mut(ck) {
+            c.subflows.retain(|&k| k != sk);
+            if let Some(pm) = c.pm.as_mut() {
+                pm.on_subflow_closed(pm_id);
+            }
+            if !self.conns[ck].reinject.is_empty() {
+                self.mark_dirty(ck);
+            }
+        }
+    }
+
+    /// A new connection, with the containers of a closed one when some are
+    /// kept.
+    fn new_conn(&mut self, ck: Key, local: KeyMaterial, active: bool, now: Instant) -> Conn<B> {
+        let mut c = Conn::new(ck, local, active, now);
+        if let Some(storage) = self.spare_conns.pop() {
+            c.reuse_storage(storage);
+        }
+        c
+    }
+
+    /// Keeps the containers of connection `ck`, about to be removed, for a
+    /// later one (and takes its wheel entry out).
+    fn recycle_conn(&mut self, ck: Key) {
+        let Some(c) = self.conns.get_mut(ck) else {
+            return;
+        };
+        if let Some(id) = c.timer.take() {
+            self.timers.cancel(id);
+        }
+        if self.spare_conns.len() < MAX_SPARES {
+            if let Some(storage) = c.take_storage() {
+                self.spare_conns.push(storage);
+            }
+        }
+    }
+
+    /// Gives a new subflow the retransmission queue of a removed one when
+    /// one is kept.
+    fn reuse_rtx(&mut self, sf: &mut Subflow<B>) {
+        if let Some(rtx) = self.spare_rtx.pop() {
+            debug_assert!(sf.rtx.is_empty());
+            sf.rtx = rtx;
+        }
+    }
+
+    /// Keeps the retransmission queue of subflow `sk`, about to be removed,
+    /// for a later one (and takes its wheel entry out).
+    fn recycle_subflow(&mut self, sk: Key) {
+        let Some(sf) = self.subflows.get_mut(sk) else {
+            return;
+        };
+        if let Some(id) = sf.timer.take() {
+            self.timers.cancel(id);
+        }
+        if self.spare_rtx.len() < MAX_SPARES {
+            if let Some(rtx) = sf.take_rtx_storage() {
+                self.spare_rtx.push(rtx);
             }
         }
     }
@@ -1167,10 +1265,11 @@ impl<B: Buf> Stack<B> {
         }
         let announced = c.announced;
         let token = c.local.token;
-        let sfs = std::mem::take(&mut c.subflows);
-        self.conns.remove(ck);
+        let sfs = self.subflow_list(ck);
+        self.recycle_conn(ck);
+        self.conns.delete(ck);
         self.tokens.remove(&token);
-        for sk in sfs {
+        for &sk in &sfs {
             let keep = self
                 .subflows
                 .get(sk)
@@ -1179,6 +1278,7 @@ impl<B: Buf> Stack<B> {
                 self.remove_subflow(sk);
             }
         }
+        self.give_back_list(sfs);
         if announced {
             self.events.push_back(Event::Closed { conn: ck, reason });
         }
@@ -1217,6 +1317,26 @@ impl<B: Buf> Stack<B> {
 /// (`tcp_send_syn_data`: MSS − MAX_TCP_OPTION_SPACE).
 pub(crate) fn max_payload(mss: u16) -> usize {
     (mss as usize).saturating_sub(40).max(1)
+}
+
+/// Points the wheel entry `id` (if any) at `deadline`: moves it while it is
+/// still scheduled, else makes a new one; no deadline cancels it. Returns
+/// the entry now in the wheel.
+fn set_timer(
+    timers: &mut TimerWheel<TimerTarget>,
+    id: Option<TimerId>,
+    deadline: Option<Instant>,
+    target: TimerTarget,
+) -> Option<TimerId> {
+    match (id, deadline) {
+        (Some(id), None) => {
+            timers.cancel(id);
+            None
+        }
+        (None, None) => None,
+        (Some(id), Some(d)) if timers.reschedule(id, d) => Some(id),
+        (_, Some(d)) => Some(timers.schedule(d, target)),
+    }
 }
 
 /// splitmix64: a small, fast, seedable generator for ISNs, keys and ports.

@@ -50,6 +50,42 @@ pub(super) enum Payload<'a, B> {
     Copy(&'a [u8]),
 }
 
+/// Most MPTCP options one non-SYN segment carries: a DSS, an MP_FAIL and
+/// one signalling option (they seldom all fit in 40 bytes).
+const MAX_SEGMENT_MPTCP: usize = 4;
+
+/// The MPTCP options of one segment, in order, held inline (no allocation
+/// per segment). Options pushed past its room are not kept, as options that
+/// do not fit the header are not sent.
+pub(super) struct MptcpOptions {
+    items: [MptcpOption; MAX_SEGMENT_MPTCP],
+    len: usize,
+}
+
+impl MptcpOptions {
+    fn new() -> Self {
+        MptcpOptions {
+            items: [MptcpOption::MpFail { dsn: 0 }; MAX_SEGMENT_MPTCP],
+            len: 0,
+        }
+    }
+
+    fn push(&mut self, opt: MptcpOption) {
+        if let Some(slot) = self.items.get_mut(self.len) {
+            *slot = opt;
+            self.len += 1;
+        }
+    }
+}
+
+impl core::ops::Deref for MptcpOptions {
+    type Target = [MptcpOption];
+
+    fn deref(&self) -> &[MptcpOption] {
+        &self.items[..self.len]
+    }
+}
+
 /// The TCP header fields of one segment.
 pub(super) struct SegmentHeader {
     pub seq: SubflowSeq,
@@ -113,15 +149,23 @@ pub(super) fn build_frame<B: Buf>(
     };
     let tcp_len = repr.header_len();
     debug_assert!(tcp_len <= MAX_TCP_HEADER);
-    buf.prepend(tcp_len)?;
+    let seg_len = tcp_len + payload_len;
+    let (ethertype, l3_len) = match (tuple.src_addr, tuple.dst_addr) {
+        (IpAddr::V4(_), IpAddr::V4(_)) => (EtherType::Ipv4, 20u16),
+        (IpAddr::V6(_), IpAddr::V6(_)) => (EtherType::Ipv6, 40u16),
+        _ => return None,
+    };
+    // All headers go into the headroom at once, then are written from the
+    // inside out (the TCP checksum first, over header and payload).
+    let l4 = 14 + l3_len as usize;
+    buf.prepend(l4 + tcp_len)?;
+    let data = buf.data_mut()?;
     {
-        let seg = buf.data_mut()?;
-        let mut pkt = TcpPacket::new_unchecked(&mut seg[..]);
+        let mut pkt = TcpPacket::new_unchecked(&mut data[l4..]);
         repr.emit_header_only(&mut pkt, tuple.src_addr, tuple.dst_addr, &iface.checksum)
             .ok()?;
     }
-    let seg_len = tcp_len + payload_len;
-    let (ethertype, l3_len) = match (tuple.src_addr, tuple.dst_addr) {
+    match (tuple.src_addr, tuple.dst_addr) {
         (IpAddr::V4(src), IpAddr::V4(dst)) => {
             let ip = Ipv4Repr {
                 src_addr: src,
@@ -134,13 +178,9 @@ pub(super) fn build_frame<B: Buf>(
                 ident: 0,
                 dont_frag: true,
             };
-            let h = buf.prepend(20)?;
-            // The view must span the whole packet for total-length checks.
-            let _ = h;
-            let data = buf.data_mut()?;
-            let mut pkt = Ipv4Packet::new_unchecked(&mut data[..]);
+            // The view spans the whole packet for total-length checks.
+            let mut pkt = Ipv4Packet::new_unchecked(&mut data[14..]);
             ip.emit(&mut pkt, &iface.checksum).ok()?;
-            (EtherType::Ipv4, 20u16)
         }
         (IpAddr::V6(src), IpAddr::V6(dst)) => {
             let ip = Ipv6Repr {
@@ -152,17 +192,12 @@ pub(super) fn build_frame<B: Buf>(
                 traffic_class: 0,
                 flow_label: 0,
             };
-            buf.prepend(40)?;
-            let data = buf.data_mut()?;
-            let mut pkt = Ipv6Packet::new_unchecked(&mut data[..]);
+            let mut pkt = Ipv6Packet::new_unchecked(&mut data[14..]);
             ip.emit(&mut pkt).ok()?;
-            (EtherType::Ipv6, 40u16)
         }
         _ => return None,
-    };
-    buf.prepend(14)?;
+    }
     {
-        let data = buf.data_mut()?;
         let eth = EthernetRepr {
             src_addr: EthernetAddress(iface.mac),
             dst_addr: EthernetAddress(dst_mac),
@@ -268,8 +303,8 @@ impl<B: Buf> Stack<B> {
         sk: Key,
         seq: SubflowSeq,
         data: Option<(TxData, Option<DssMapping>)>,
-    ) -> Vec<MptcpOption> {
-        let mut out = Vec::new();
+    ) -> MptcpOptions {
+        let mut out = MptcpOptions::new();
         let Some(sf) = self.subflows.get(sk) else {
             return out;
         };
@@ -425,10 +460,16 @@ impl<B: Buf> Stack<B> {
         let mp_list = match sf.join_ack {
             // RFC 8684 §3.2: the third ACK of a join carries the HMAC, and
             // only that, until the peer acknowledges it.
-            Some(j) => vec![MptcpOption::MpJoin(j)],
+            Some(j) => {
+                let mut v = MptcpOptions::new();
+                v.push(MptcpOption::MpJoin(j));
+                v
+            }
             None => {
                 let mut v = self.mptcp_options(sk, seq, None);
-                v.extend(extra);
+                if let Some(x) = extra {
+                    v.push(x);
+                }
                 v
             }
         };
@@ -1001,10 +1042,11 @@ impl<B: Buf> Stack<B> {
             // Plain TCP (or our direction went plain after an infinite
             // mapping): the FIN is the end of the stream.
             _ if c.tx_plain() => {
-                let sfs = c.subflows.clone();
-                for sk in sfs {
+                let sfs = self.subflow_list(ck);
+                for &sk in &sfs {
                     self.send_fin(sk);
                 }
+                self.give_back_list(sfs);
             }
             MptcpMode::Pending if c.hold_until_key => {}
             _ => {
@@ -1020,19 +1062,20 @@ impl<B: Buf> Stack<B> {
                 // for its retransmission timer.
                 let unconfirmed = c.active && c.mpc_echo_pending;
                 if !c.fin_sent && !unconfirmed {
-                    let sfs = c.subflows.clone();
+                    let sfs = self.subflow_list(ck);
                     let mut sent = false;
-                    for sk in sfs {
+                    for &sk in &sfs {
                         sent |= self.send_data_fin(sk);
                     }
+                    self.give_back_list(sfs);
                     self.conns[ck].fin_sent = sent;
                 }
-                let c = &self.conns[ck];
-                if c.data_level_closed() {
-                    let sfs = c.subflows.clone();
-                    for sk in sfs {
+                if self.conns[ck].data_level_closed() {
+                    let sfs = self.subflow_list(ck);
+                    for &sk in &sfs {
                         self.send_fin(sk);
                     }
+                    self.give_back_list(sfs);
                 }
             }
         }

@@ -281,6 +281,8 @@ pub struct Subflow<B> {
     pub timewait_at: Option<Instant>,
     /// Deadline of the wheel entry in flight, if any.
     pub timer_armed: Option<Instant>,
+    /// That entry (`None` when nothing is pending).
+    pub timer: Option<crate::timer::TimerId>,
     /// An ACK must go out in this processing round.
     pub ack_now: bool,
     /// Full-sized segments received since our last ACK.
@@ -393,6 +395,7 @@ impl<B: Buf> Subflow<B> {
             delack_at: None,
             timewait_at: None,
             timer_armed: None,
+            timer: None,
             ack_now: false,
             unacked_segments: 0,
             rx_ssn_origin: SubflowSeq(0),
@@ -564,5 +567,19 @@ impl<B: Buf> Subflow<B> {
         self.rtt.backoff();
         self.rto_count = self.rto_count.saturating_add(1);
         self.rto_at = Some(now + self.rtt.rto());
+    }
+}
+
+impl<B> Subflow<B> {
+    /// Takes this subflow's retransmission queue, emptied, when it is small
+    /// enough to keep for a later subflow (see
+    /// [`ConnStorage`](super::conn::ConnStorage)); what it held is dropped.
+    pub fn take_rtx_storage(&mut self) -> Option<VecDeque<TxSegment<B>>> {
+        if self.rtx.capacity() > super::conn::MAX_KEPT_CAPACITY {
+            return None;
+        }
+        let mut rtx = std::mem::take(&mut self.rtx);
+        rtx.clear();
+        Some(rtx)
     }
 }

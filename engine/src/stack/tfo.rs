@@ -7,7 +7,6 @@
 //! and the pending queue) lives in `input.rs` with the proto crate's
 //! `CookieValidator`.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 
 use mptfo_proto::options::{FastOpenOption, TfoForm};
@@ -29,12 +28,20 @@ pub struct CookieEntry {
 }
 
 /// The cache of one core.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct CookieCache {
-    entries: HashMap<(IpAddr, IpAddr), CookieEntry>,
+    /// Looked up for every SYN: keyed ahash, like the stack's other tables.
+    entries: super::Table<(IpAddr, IpAddr), CookieEntry>,
 }
 
 impl CookieCache {
+    /// An empty cache whose table is keyed from `seed`.
+    pub fn new(seed: u64) -> CookieCache {
+        CookieCache {
+            entries: super::table(seed, 16),
+        }
+    }
+
     /// The entry of a pair, if any.
     pub fn get(&self, client: IpAddr, server: IpAddr) -> Option<&CookieEntry> {
         self.entries.get(&(client, server))

@@ -26,13 +26,12 @@ use crate::buf::{Buf, DEFAULT_DATA_ROOM, DEFAULT_HEADROOM};
 use crate::clock::Clock;
 use crate::port::{Port, PortCaps, PortStats};
 use crate::rng::{derive_seed, Rng};
-use crossbeam_queue::ArrayQueue;
 use crossbeam_utils::CachePadded;
 use mptfo_proto::checksum::ChecksumCaps;
 use std::cmp::{Ordering as CmpOrdering, Reverse};
 use std::collections::{BinaryHeap, VecDeque};
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// Bytes of an Ethernet header without VLAN tag: a frame is at most
@@ -311,10 +310,85 @@ impl Ord for InFlight {
     }
 }
 
+/// Frames taken off the incoming wire, handed out earliest first (by
+/// `(at, seq)`).
+///
+/// Frames mostly arrive in due order (a fixed delay keeps sending order);
+/// those go on an ordered run, a queue, at O(1). Only a frame due before the
+/// run's last one (jitter, reordering, a duplicate's own jitter, a delay
+/// changed downwards) goes on a heap. The earliest frame is the earlier of
+/// the run's front and the heap's top, so the order is exactly that of a
+/// single heap.
+#[derive(Default)]
+struct Arrivals {
+    run: VecDeque<InFlight>,
+    heap: BinaryHeap<Reverse<InFlight>>,
+}
+
+impl Arrivals {
+    fn with_capacity(n: usize) -> Arrivals {
+        Arrivals {
+            run: VecDeque::with_capacity(n),
+            heap: BinaryHeap::new(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.run.len() + self.heap.len()
+    }
+
+    fn push(&mut self, frame: InFlight) {
+        match self.run.back() {
+            Some(last) if last.key() > frame.key() => self.heap.push(Reverse(frame)),
+            _ => self.run.push_back(frame),
+        }
+    }
+
+    /// True when the earliest frame comes from the heap.
+    fn heap_first(&self) -> bool {
+        match (self.run.front(), self.heap.peek()) {
+            (Some(r), Some(Reverse(h))) => h.key() < r.key(),
+            (None, Some(_)) => true,
+            _ => false,
+        }
+    }
+
+    fn peek(&self) -> Option<&InFlight> {
+        if self.heap_first() {
+            self.heap.peek().map(|Reverse(f)| f)
+        } else {
+            self.run.front()
+        }
+    }
+
+    fn pop(&mut self) -> Option<InFlight> {
+        if self.heap_first() {
+            self.heap.pop().map(|Reverse(f)| f)
+        } else {
+            self.run.pop_front()
+        }
+    }
+}
+
+/// Frames sent in one direction and not yet taken by the receiver, in
+/// sending order. The sender appends a whole burst under one lock and the
+/// receiver takes everything under one lock, so the lock is taken once per
+/// burst rather than once per frame.
+struct Wire {
+    frames: VecDeque<InFlight>,
+}
+
 /// The state of one direction that both ends (and link controls) reach.
 struct DirShared {
     /// Frames sent and not yet taken by the receiver.
-    wire: ArrayQueue<InFlight>,
+    wire: Mutex<Wire>,
+    /// Most frames `wire` holds (`LinkConfig::wire_slots`).
+    wire_slots: usize,
+    /// Frames in `wire`, kept beside it so that the receiver can see an
+    /// empty wire and the sender its room without taking the lock. Changed
+    /// only under the lock; a stale read only under-states the room (only
+    /// the receiver takes frames) or delays a receive to the next poll.
+    queued: AtomicUsize,
     /// The configuration as last set by a [`LinkControl`].
     config: Mutex<DirectionConfig>,
     /// Bumped on every configuration change.
@@ -345,6 +419,8 @@ struct TxPath {
     next_seq: u64,
     /// Counts of the current burst, published once at its end.
     tally: LinkStats,
+    /// Frames of the current burst, put on the wire together at its end.
+    outbox: Vec<InFlight>,
 }
 
 impl TxPath {
@@ -407,7 +483,11 @@ impl MemLink {
         }
         let dir_shared = |d: Direction| {
             CachePadded::new(DirShared {
-                wire: ArrayQueue::new(config.wire_slots),
+                wire: Mutex::new(Wire {
+                    frames: VecDeque::with_capacity(config.wire_slots.min(1024)),
+                }),
+                wire_slots: config.wire_slots,
+                queued: AtomicUsize::new(0),
                 config: Mutex::new(*config.direction(d)),
                 generation: AtomicU64::new(0),
                 stats: AtomicLinkStats::default(),
@@ -429,7 +509,9 @@ pub struct MemPort {
     link: Arc<LinkShared>,
     tx: TxPath,
     /// Frames taken off the incoming wire, earliest first.
-    arrivals: BinaryHeap<Reverse<InFlight>>,
+    arrivals: Arrivals,
+    /// The incoming wire's frames, swapped out of it under its lock.
+    inbox: VecDeque<InFlight>,
     pool: MemPool,
     clock: Clock,
     caps: PortCaps,
@@ -473,8 +555,10 @@ impl MemPort {
                 backlog: VecDeque::with_capacity(dir.queue_packets.min(4096)),
                 next_seq: 0,
                 tally: LinkStats::default(),
+                outbox: Vec::new(),
             },
-            arrivals: BinaryHeap::with_capacity(1024),
+            arrivals: Arrivals::with_capacity(1024),
+            inbox: VecDeque::new(),
             pool: MemPool::new(config.pool_buffers, DEFAULT_HEADROOM, DEFAULT_DATA_ROOM),
             clock,
             caps: PortCaps {
@@ -517,7 +601,7 @@ impl MemPort {
     /// the clock to the smaller of both ports' answers (and its own timers).
     pub fn next_delivery_time(&mut self) -> Option<u64> {
         self.collect_arrivals();
-        self.arrivals.peek().map(|Reverse(f)| f.at)
+        self.arrivals.peek().map(|f| f.at)
     }
 
     /// Frames on their way to this port, due or not.
@@ -528,13 +612,19 @@ impl MemPort {
 
     /// Moves what the peer has sent from the wire into the arrival heap.
     fn collect_arrivals(&mut self) {
-        let wire = &self.link.dir(self.tx_dir.reverse()).wire;
-        // Bounded, in case the peer keeps sending on another thread.
-        for _ in 0..wire.capacity() {
-            match wire.pop() {
-                Some(frame) => self.arrivals.push(Reverse(frame)),
-                None => break,
-            }
+        let shared = self.link.dir(self.tx_dir.reverse());
+        if shared.queued.load(Ordering::Acquire) == 0 {
+            return;
+        }
+        {
+            // Swap the wire's frames for the (empty) inbox: the lock is
+            // held for the swap only.
+            let mut wire = shared.wire.lock().unwrap_or_else(|e| e.into_inner());
+            std::mem::swap(&mut wire.frames, &mut self.inbox);
+            shared.queued.store(0, Ordering::Release);
+        }
+        for frame in self.inbox.drain(..) {
+            self.arrivals.push(frame);
         }
     }
 
@@ -559,7 +649,6 @@ impl MemPort {
         }
         self.stats.tx_packets += 1;
         self.stats.tx_bytes += len as u64;
-        let shared = self.link.dir(self.tx_dir);
         let tx = &mut self.tx;
         tx.tally.offered += 1;
 
@@ -589,14 +678,15 @@ impl MemPort {
         let copy = duplicate.then(|| buf.share());
         let seq = tx.next_seq;
         tx.next_seq += 1;
-        // Cannot fail: tx_burst checked for room and only this port pushes.
-        let _ = shared.wire.push(InFlight { at, seq, buf });
+        // Goes on the wire at the end of the burst; tx_burst checked for
+        // room and only this port adds to the wire.
+        tx.outbox.push(InFlight { at, seq, buf });
         if let Some(copy) = copy {
             tx.tally.duplicated += 1;
             let seq = tx.next_seq;
             tx.next_seq += 1;
             let at = arrives.saturating_add(dup_jitter);
-            let _ = shared.wire.push(InFlight { at, seq, buf: copy });
+            tx.outbox.push(InFlight { at, seq, buf: copy });
         }
     }
 }
@@ -609,11 +699,11 @@ impl Port for MemPort {
         self.collect_arrivals();
         let mut received = 0;
         while received < max {
-            let due = matches!(self.arrivals.peek(), Some(Reverse(f)) if f.at <= now);
+            let due = matches!(self.arrivals.peek(), Some(f) if f.at <= now);
             if !due {
                 break;
             }
-            let Some(Reverse(frame)) = self.arrivals.pop() else {
+            let Some(frame) = self.arrivals.pop() else {
                 break;
             };
             match self.receive(&frame.buf) {
@@ -636,11 +726,18 @@ impl Port for MemPort {
         self.tx.refresh(shared);
         // Room for every frame and its possible duplicate. Only the
         // receiver takes from the wire, so the room can only grow meanwhile.
-        let room = shared.wire.capacity().saturating_sub(shared.wire.len());
+        let queued = shared.queued.load(Ordering::Acquire);
+        let room = shared.wire_slots.saturating_sub(queued);
         let per_frame = if self.tx.config.duplicate > 0.0 { 2 } else { 1 };
         let accepted = pkts.len().min(room / per_frame);
         for buf in pkts.drain(..accepted) {
             self.send(now, buf);
+        }
+        if !self.tx.outbox.is_empty() {
+            let shared = self.link.dir(self.tx_dir);
+            let mut wire = shared.wire.lock().unwrap_or_else(|e| e.into_inner());
+            wire.frames.extend(self.tx.outbox.drain(..));
+            shared.queued.store(wire.frames.len(), Ordering::Release);
         }
         let tally = std::mem::take(&mut self.tx.tally);
         self.link.dir(self.tx_dir).stats.add(&tally);
@@ -755,6 +852,45 @@ mod tests {
             ..LinkConfig::default()
         };
         assert!(c.validate().unwrap_err().starts_with("mtu"));
+    }
+
+    #[test]
+    fn arrivals_come_out_in_due_order() {
+        // Mostly in order, with frames due earlier mixed in, and pops
+        // between pushes: the same order as one heap of (at, seq).
+        let pool = MemPool::new(2048, 0, 1);
+        let mut rng = Rng::new(3);
+        let mut arrivals = Arrivals::with_capacity(4);
+        let mut model = BinaryHeap::new();
+        let mut out = Vec::new();
+        let mut expected = Vec::new();
+        let mut base = 0u64;
+        for seq in 0..2000u64 {
+            base += rng.up_to(3);
+            let at = if rng.unit() < 0.2 {
+                base.saturating_sub(rng.up_to(10))
+            } else {
+                base
+            };
+            let buf = pool.alloc().expect("a block per frame");
+            arrivals.push(InFlight { at, seq, buf });
+            model.push(Reverse((at, seq)));
+            if rng.unit() < 0.3 {
+                out.push(arrivals.pop().map(|f| (f.at, f.seq)));
+                expected.push(model.pop().map(|Reverse(k)| k));
+            }
+            assert_eq!(arrivals.len(), model.len());
+            assert_eq!(
+                arrivals.peek().map(|f| (f.at, f.seq)),
+                model.peek().map(|Reverse(k)| *k)
+            );
+        }
+        while let Some(f) = arrivals.pop() {
+            out.push(Some((f.at, f.seq)));
+            expected.push(model.pop().map(|Reverse(k)| k));
+        }
+        assert_eq!(out, expected);
+        assert!(model.is_empty());
     }
 
     #[test]

@@ -14,7 +14,7 @@
 use crate::buf::{Buf, RxFlags, TxOffload};
 use crossbeam_queue::ArrayQueue;
 use std::fmt;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{fence, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 
 /// One block of packet storage.
@@ -307,15 +307,20 @@ impl Buf for MemBuf {
 
 impl Drop for MemBuf {
     fn drop(&mut self) {
-        let Some(mut block) = self.block.take() else {
+        let Some(block) = self.block.take() else {
             return;
         };
-        // The last handle returns the block to its pool. `get_mut` succeeds
-        // for exactly one of several handles released one after another; if
-        // two are released at the same instant on two threads, both may see
-        // the other and the storage is freed instead (the pool's count says
-        // so via `Block::drop` and the pool makes a new block when needed).
-        if Arc::get_mut(&mut block).is_some() {
+        // The last handle returns the block to its pool. No weak references
+        // to blocks exist, so a strong count of 1 means this handle is the
+        // only one (a new one is made only from an existing one): exactly
+        // one of several handles released one after another sees it. If two
+        // are released at the same instant on two threads, both may see the
+        // other and the storage is freed instead (the pool's count says so
+        // via `Block::drop` and the pool makes a new block when needed).
+        if Arc::strong_count(&block) == 1 {
+            // Pairs with the release of the other handles' drops: their
+            // accesses to the bytes happen before the block is reused.
+            fence(Ordering::Acquire);
             if let Some(pool) = block.pool.upgrade() {
                 // The list has room for every block the pool can make; if
                 // it were full the block would simply be freed.

@@ -541,15 +541,76 @@ impl SegmentOptions {
 
     /// Like [`parse`](Self::parse), but keeps what was parsed before a bad
     /// length (as Linux's `tcp_parse_options` does) and sets `truncated`.
+    ///
+    /// This is the receive path's parser: the common options (NOP, MSS,
+    /// window scale, SACK-permitted, timestamps, MPTCP) are read straight
+    /// into the summary; the others go through [`TcpOption::parse`]. The
+    /// result is that of [`TcpOptionIter`] fed to the summary.
     pub fn parse_lossy(raw: &[u8]) -> SegmentOptions {
         let mut s = SegmentOptions::default();
-        for opt in TcpOptionIter::new(raw) {
-            match opt {
-                Ok(o) => s.add(o),
-                Err(_) => s.truncated = true,
+        s.fill_lossy(raw);
+        s
+    }
+
+    /// Makes `self` what [`parse_lossy`](Self::parse_lossy) returns for
+    /// `raw`, in place (a receive path that keeps one summary per slot of
+    /// its burst avoids moving a new one).
+    pub fn reparse_lossy(&mut self, raw: &[u8]) {
+        *self = SegmentOptions::default();
+        self.fill_lossy(raw);
+    }
+
+    /// `parse_lossy` into `self`, which is the default summary.
+    fn fill_lossy(&mut self, raw: &[u8]) {
+        let s = self;
+        let mut rest = raw;
+        while let Some(&k) = rest.first() {
+            match k {
+                kind::END_OF_LIST => break,
+                kind::NO_OPERATION => {
+                    rest = &rest[1..];
+                    continue;
+                }
+                _ => {}
+            }
+            // RFC 9293 §3.2: a length byte of at least 2 that keeps the
+            // option inside the list, else the rest cannot be parsed.
+            let n = match rest.get(1) {
+                Some(&n) if n >= 2 && n as usize <= rest.len() => n as usize,
+                _ => {
+                    s.truncated = true;
+                    break;
+                }
+            };
+            let (opt, after) = rest.split_at(n);
+            rest = after;
+            match (k, opt) {
+                (kind::MAX_SEGMENT_SIZE, &[_, _, a, b]) => {
+                    s.mss.get_or_insert(u16::from_be_bytes([a, b]));
+                }
+                (kind::WINDOW_SCALE, &[_, _, v]) => {
+                    s.wscale.get_or_insert(v);
+                }
+                (kind::SACK_PERMITTED, &[_, _]) => s.sack_permitted = true,
+                (kind::TIMESTAMPS, &[_, _, a0, a1, a2, a3, b0, b1, b2, b3]) => {
+                    s.timestamps.get_or_insert(Timestamps {
+                        tsval: u32::from_be_bytes([a0, a1, a2, a3]),
+                        tsecr: u32::from_be_bytes([b0, b1, b2, b3]),
+                    });
+                }
+                (KIND_MPTCP, _) => match MptcpOption::parse(opt) {
+                    Ok(m) => s.add(TcpOption::Mptcp(m)),
+                    Err(_) => s.add(TcpOption::Unknown { kind: k, data: &[] }),
+                },
+                _ => match TcpOption::parse(opt) {
+                    Ok((o, _)) => s.add(o),
+                    Err(_) => {
+                        s.truncated = true;
+                        break;
+                    }
+                },
             }
         }
-        s
     }
 
     fn add(&mut self, opt: TcpOption<'_>) {
@@ -947,5 +1008,47 @@ mod tests {
                 at += n;
             }
         }
+
+        /// The receive path's parser gives what the option iterator gives,
+        /// on any bytes and on option lists built from valid options.
+        #[test]
+        fn parse_lossy_matches_the_iterator(
+            raw in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..48),
+            picks in proptest::collection::vec(0usize..12, 0..8),
+        ) {
+            proptest::prop_assert_eq!(SegmentOptions::parse_lossy(&raw), lossy_by_iterator(&raw));
+            let pieces: [&[u8]; 12] = [
+                &[1],
+                &[0],
+                &[2, 4, 5, 0xb4],
+                &[3, 3, 7],
+                &[4, 2],
+                &[8, 10, 0, 0, 0, 1, 0, 0, 0, 2],
+                &[30, 4, 0, 0x81],
+                &[30, 8, 0x20, 0x01, 1, 2, 3, 4],
+                &[34, 10, 1, 2, 3, 4, 5, 6, 7, 8],
+                &[254, 4, 0xf9, 0x89],
+                &[5, 10, 0, 0, 0, 1, 0, 0, 0, 2],
+                &[2, 3, 1],
+            ];
+            let list: Vec<u8> = picks.iter().flat_map(|&i| pieces[i].iter().copied()).collect();
+            proptest::prop_assert_eq!(SegmentOptions::parse_lossy(&list), lossy_by_iterator(&list));
+            // In place, over what an earlier segment left.
+            let mut reused = SegmentOptions::parse_lossy(&raw);
+            reused.reparse_lossy(&list);
+            proptest::prop_assert_eq!(reused, lossy_by_iterator(&list));
+        }
+    }
+
+    /// `parse_lossy` as the option iterator defines it.
+    fn lossy_by_iterator(raw: &[u8]) -> SegmentOptions {
+        let mut s = SegmentOptions::default();
+        for opt in TcpOptionIter::new(raw) {
+            match opt {
+                Ok(o) => s.add(o),
+                Err(_) => s.truncated = true,
+            }
+        }
+        s
     }
 }
