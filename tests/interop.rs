@@ -256,9 +256,56 @@ impl Drop for Proc {
     }
 }
 
+/// The DPDK driver of a lab's port.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Pmd {
+    /// `net_af_packet` (PACKET_MMAP; `qpairs` queue pairs, the kernel's
+    /// fan-out spreads flows over them).
+    AfPacket,
+    /// `net_af_xdp` (an AF_XDP socket on the veth's one queue; the PMD
+    /// loads its XDP program on the interface).
+    AfXdp,
+}
+
+/// How to build a [`Lab`]: names, subnet, driver, queue pairs.
+struct LabBuilder {
+    names: &'static str,
+    tag: String,
+    subnet: u8,
+    pmd: Pmd,
+    qpairs: u16,
+}
+
+impl LabBuilder {
+    /// Namespaces `NAMES-m-<pid>-<tag>` / `NAMES-k-<pid>-<tag>`, veths
+    /// `NAMESm<pid><tag>` / `NAMESk<pid><tag>` (a short `names` and `tag`:
+    /// interface names have 15 characters).
+    fn names(mut self, names: &'static str) -> Self {
+        self.names = names;
+        self
+    }
+
+    fn pmd(mut self, pmd: Pmd) -> Self {
+        self.pmd = pmd;
+        self
+    }
+
+    /// Queue pairs of each af_packet port (one per worker).
+    fn qpairs(mut self, n: u16) -> Self {
+        self.qpairs = n;
+        self
+    }
+
+    fn build(self) -> Result<Lab, String> {
+        Lab::create_with(self)
+    }
+}
+
 /// The namespaces, the veth pair, the capture and the children of one
 /// test; everything goes when it is dropped.
 struct Lab {
+    pmd: Pmd,
+    qpairs: u16,
     tag: String,
     ns_m: String,
     ns_k: String,
@@ -274,17 +321,38 @@ struct Lab {
 
 impl Lab {
     fn create(tag: &str, subnet: u8) -> Result<Lab, String> {
-        let pid = std::process::id();
-        let dir = std::env::temp_dir().join(format!("mptfo-interop-{pid}-{tag}"));
-        let lab = Lab {
+        Lab::builder(tag, subnet).build()
+    }
+
+    /// A lab on `10.77.SUBNET.0/24`: af_packet, one queue pair, the
+    /// `mptfo` names, unless told otherwise.
+    fn builder(tag: &str, subnet: u8) -> LabBuilder {
+        LabBuilder {
+            names: "mptfo",
             tag: tag.to_owned(),
-            ns_m: format!("mptfo-m-{pid}-{tag}"),
-            ns_k: format!("mptfo-k-{pid}-{tag}"),
-            if_m: format!("mfm{pid}{tag}"),
-            if_k: format!("mfk{pid}{tag}"),
+            subnet,
+            pmd: Pmd::AfPacket,
+            qpairs: 1,
+        }
+    }
+
+    fn create_with(b: LabBuilder) -> Result<Lab, String> {
+        let pid = std::process::id();
+        let (tag, subnet, names) = (b.tag.as_str(), b.subnet, b.names);
+        let dir = std::env::temp_dir().join(format!("{names}-interop-{pid}-{tag}"));
+        // The original names: `mfm`/`mfk` interfaces.
+        let short = if names == "mptfo" { "mf" } else { names };
+        let lab = Lab {
+            pmd: b.pmd,
+            qpairs: b.qpairs,
+            tag: tag.to_owned(),
+            ns_m: format!("{names}-m-{pid}-{tag}"),
+            ns_k: format!("{names}-k-{pid}-{tag}"),
+            if_m: format!("{short}m{pid}{tag}"),
+            if_k: format!("{short}k{pid}{tag}"),
             ip_m: format!("10.77.{subnet}.2"),
             ip_k: format!("10.77.{subnet}.1"),
-            prefix: format!("mptfo-interop-{pid}-{tag}"),
+            prefix: format!("{names}-interop-{pid}-{tag}"),
             dir,
             procs: Vec::new(),
         };
@@ -345,12 +413,26 @@ impl Lab {
     }
 
     fn eal(&self) -> String {
+        self.eal_on(&first_cpu())
+    }
+
+    /// The EAL arguments with lcores `lcores` and the lab's port.
+    fn eal_on(&self, lcores: &str) -> String {
         format!(
-            "--no-huge -m 256 --no-pci --no-shconf --no-telemetry --log-level=notice -l {} --file-prefix={} --vdev=net_af_packet0,iface={}",
-            first_cpu(),
+            "--no-huge -m 256 --no-pci --no-shconf --no-telemetry --log-level=notice -l {lcores} --file-prefix={} --vdev={}",
             self.prefix,
-            self.if_m
+            self.vdev(0, &self.if_m)
         )
+    }
+
+    /// The devargs of port `k` on interface `iface` (the lab's driver and
+    /// queue pairs).
+    fn vdev(&self, k: u8, iface: &str) -> String {
+        match (self.pmd, self.qpairs) {
+            (Pmd::AfPacket, 1) => format!("net_af_packet{k},iface={iface}"),
+            (Pmd::AfPacket, q) => format!("net_af_packet{k},iface={iface},qpairs={q}"),
+            (Pmd::AfXdp, q) => format!("net_af_xdp{k},iface={iface},queue_count={q}"),
+        }
     }
 
     /// `ip netns exec <ns> <args>`.
@@ -1634,6 +1716,48 @@ fn port_bytes(out: &str, k: usize) -> (u64, u64) {
     (rx, tx)
 }
 
+/// A `subflow` endpoint on the kernel namespace's second address (`ip
+/// mptcp endpoint add ADDR dev IF subflow`) whose subflows reach mptfo's
+/// first address over the second path: a routing table of its own for the
+/// address, and mptfo's second MAC for the first address there. A Linux
+/// client then joins each connection to mptfo's first address from its
+/// second address, over the second veth pair.
+fn subflow_endpoint_over_second_path(lab: &Lab, ip_k2: &str, if_k2: &str) {
+    let subnet1 = format!("{}/32", lab.ip_m);
+    for args in [
+        vec!["ip", "rule", "add", "from", ip_k2, "table", "100"],
+        vec![
+            "ip",
+            "route",
+            "add",
+            subnet1.as_str(),
+            "dev",
+            if_k2,
+            "table",
+            "100",
+        ],
+        vec![
+            "ip",
+            "neigh",
+            "replace",
+            lab.ip_m.as_str(),
+            "lladdr",
+            MAC_M2,
+            "dev",
+            if_k2,
+            "nud",
+            "permanent",
+        ],
+        vec![
+            "ip", "mptcp", "endpoint", "add", ip_k2, "dev", if_k2, "subflow",
+        ],
+    ] {
+        let mut v = vec!["ip", "netns", "exec", lab.ns_k.as_str()];
+        v.extend_from_slice(&args);
+        run(&v).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+    }
+}
+
 /// A Linux client with a `subflow` endpoint on its second address (`ip
 /// mptcp endpoint add ADDR dev IF subflow`) joins `mptfo serve` on two
 /// DPDK ports: the join (to serve's first address, over the second path,
@@ -1656,48 +1780,7 @@ fn linux_client_subflow_endpoint_joins_mptfo_serve() {
     let if_k2 = format!("{}2", lab.if_k);
     let ns_m = lab.ns_m.clone();
     let ns_k = lab.ns_k.clone();
-    // The client's second address reaches serve's first one over the
-    // second path: a routing table of its own, and serve's MAC there.
-    let subnet1 = format!("{}/32", lab.ip_m);
-    for args in [
-        vec!["ip", "rule", "add", "from", ip_k2.as_str(), "table", "100"],
-        vec![
-            "ip",
-            "route",
-            "add",
-            subnet1.as_str(),
-            "dev",
-            if_k2.as_str(),
-            "table",
-            "100",
-        ],
-        vec![
-            "ip",
-            "neigh",
-            "replace",
-            lab.ip_m.as_str(),
-            "lladdr",
-            MAC_M2,
-            "dev",
-            if_k2.as_str(),
-            "nud",
-            "permanent",
-        ],
-        vec![
-            "ip",
-            "mptcp",
-            "endpoint",
-            "add",
-            ip_k2.as_str(),
-            "dev",
-            if_k2.as_str(),
-            "subflow",
-        ],
-    ] {
-        let mut v = vec!["ip", "netns", "exec", ns_k.as_str()];
-        v.extend_from_slice(&args);
-        run(&v).unwrap_or_else(|e| panic!("{args:?}: {e}"));
-    }
+    subflow_endpoint_over_second_path(&lab, &ip_k2, &if_k2);
     let eal = format!("{} --vdev=net_af_packet1,iface={if_m2}", lab.eal());
     let ip = format!("{}/24", lab.ip_m);
     // Serve's first address is taken on the second port too (the join
@@ -2319,4 +2402,737 @@ fn mptfo_loadgen_rotated_linux_key_stays_mptcp() {
         "only the kernel's software checksums do that: {neg_zero:?}"
     );
     eprintln!("PASSED: mptfo loadgen -> Linux listener with rotated TFO key: stays MPTCP");
+}
+
+/// The number before ` {what}` in `line` (`... 12 MP_JOIN SYNs, ...`).
+fn number_before(line: &str, what: &str) -> u64 {
+    let (head, _) = line
+        .split_once(&format!(" {what}"))
+        .unwrap_or_else(|| panic!("no {what:?} in {line:?}"));
+    head.rsplit([' ', '(', ','])
+        .find(|w| !w.is_empty())
+        .and_then(|w| w.parse().ok())
+        .unwrap_or_else(|| panic!("no number before {what:?} in {line:?}"))
+}
+
+/// Bytes received and sent on serve's port `k`, summed over the workers
+/// (each prints its own `port K: port: rx ...` lines).
+fn port_bytes_all(out: &str, k: usize) -> (u64, u64) {
+    let prefix = format!("port {k}: port: rx ");
+    out.lines()
+        .filter_map(|l| l.strip_prefix(&prefix))
+        .map(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            (
+                w[2].parse::<u64>().expect("rx bytes"),
+                w[9].parse::<u64>().expect("tx bytes"),
+            )
+        })
+        .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
+}
+
+/// Two CPUs for two workers, or `None` (the test is skipped).
+fn two_cpus() -> Option<String> {
+    let cpus = allowed_cpus();
+    if cpus.len() < 2 {
+        eprintln!("SKIPPED: needs two CPUs, has {cpus:?} ***********************************");
+        return None;
+    }
+    Some(format!("{},{}", cpus[0], cpus[1]))
+}
+
+/// Builds a lab, or `None` when namespaces cannot be made here.
+fn lab_or_skip(b: LabBuilder) -> Option<Lab> {
+    match b.build() {
+        Ok(l) => Some(l),
+        Err(e) if e.contains("netns add") => {
+            eprintln!("SKIPPED: cannot create network namespaces: {e}");
+            None
+        }
+        Err(e) => panic!("lab: {e}"),
+    }
+}
+
+/// Starts `mptfo serve` (echo, reply held) on two worker cores `cores`
+/// over the lab's port and a second port `if_m2` (both with two queue
+/// pairs) with `args` added, and waits until it listens.
+fn start_two_core_two_port_serve(
+    lab: &mut Lab,
+    cores: &str,
+    if_m2: &str,
+    ip_k2: &str,
+    args: &[&str],
+) -> usize {
+    let eal = format!("{} --vdev={}", lab.eal(), lab.vdev(1, if_m2));
+    let ns_m = lab.ns_m.clone();
+    let ip = format!("{}/24", lab.ip_m);
+    let n1 = format!("{}={MAC_K}", lab.ip_k);
+    let n2 = format!("{ip_k2}={MAC_K2}");
+    let mut full = vec![
+        MPTFO,
+        "serve",
+        "--eal",
+        &eal,
+        "--cores",
+        cores,
+        "--port",
+        "net_af_packet0",
+        "--ip",
+        &ip,
+        "--listen",
+        "8080",
+        "--mode",
+        "echo",
+        "--reply",
+        "hold",
+        "--duration",
+        "60s",
+        "--idle-sleep",
+        "20us",
+        "--neighbor",
+        &n1,
+        "--neighbor",
+        &n2,
+    ];
+    full.extend_from_slice(args);
+    let serve = lab.spawn("mptfo serve", &ns_m, &full);
+    let l = lab.procs[serve]
+        .wait_for("listening", Duration::from_secs(20))
+        .unwrap_or_else(|e| panic!("{e}"));
+    eprintln!("{l}");
+    serve
+}
+
+/// What serve's exit summary says about joins: (MP_JOIN SYNs classified
+/// by token, of those steered to another core, segments steered by the
+/// join table).
+fn serve_join_figures(sout: &str) -> (u64, u64, u64) {
+    let steering = sout
+        .lines()
+        .find(|l| l.starts_with("serve: steering: "))
+        .unwrap_or_else(|| panic!("a steering line: {sout}"));
+    let joins = steering
+        .split_once("joins: ")
+        .map(|(_, j)| j)
+        .expect("join figures");
+    eprintln!("join steering: {joins}");
+    (
+        number_before(joins, "MP_JOIN SYNs"),
+        number_before(joins, "steered to the token's core"),
+        number_before(joins, "segments steered by it"),
+    )
+}
+
+/// Connections of the two-core join tests: enough that some joins' tuples
+/// hash to the other core (each does with probability 1/2).
+const JOIN_CONNS: u64 = 12;
+
+/// A Linux client with a `subflow` endpoint joins every connection to
+/// `mptfo serve --cores A,B` (two workers, two ports with two queue pairs
+/// each): each join SYN's tuple hashes to either core, its token names
+/// the owner, and the steering step hands it (and the join's later
+/// segments) to the owner. Every join is answered (no
+/// MPJoinNoTokenFound), data flows on both paths, every echo is correct.
+#[test]
+fn linux_client_subflow_joins_two_core_serve() {
+    if skip() {
+        return;
+    }
+    let Some(cores) = two_cpus() else { return };
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(mut lab) = lab_or_skip(Lab::builder("ja", 20).names("mfd").qpairs(2)) else {
+        return;
+    };
+    let (if_m2, ip_m2, ip_k2) = add_second_path(&lab, 21);
+    let if_k2 = format!("{}2", lab.if_k);
+    subflow_endpoint_over_second_path(&lab, &ip_k2, &if_k2);
+    // Serve's first address is taken on the second port too (the joins
+    // come to it over the second path).
+    let extra = format!("net_af_packet1={ip_m2}/24,{}/32", lab.ip_m);
+    let serve =
+        start_two_core_two_port_serve(&mut lab, &cores, &if_m2, &ip_k2, &["--extra-port", &extra]);
+    let ns_k = lab.ns_k.clone();
+    let target = format!("{}:8080", lab.ip_m);
+    let n0 = Lab::nstat(&ns_k);
+    let n = JOIN_CONNS.to_string();
+    let (ok, conns, out) = lab.kernel_client(&[
+        "--target",
+        &target,
+        "--mode",
+        "plain",
+        "--connections",
+        &n,
+        "--exchanges",
+        "200",
+        "--request-bytes",
+        "8000",
+        "--gap",
+        "5ms",
+        "--time-limit",
+        "30s",
+    ]);
+    assert!(ok, "{out}");
+    assert_eq!(conns.len() as u64, JOIN_CONNS, "{out}");
+    for c in &conns {
+        assert_eq!(field(c, "replies_ok"), Some("1"), "{c}");
+        assert_eq!(field(c, "fallback"), Some("0"), "{c}");
+    }
+    let n1 = Lab::nstat(&ns_k);
+    eprintln!(
+        "client namespace nstat (MPTCP counters that rose):\n{}",
+        risen(&n0, &n1, &["MPTcpExt", "TcpRetransSegs"])
+    );
+    let st = lab.procs[serve].signal_and_wait("-TERM", Duration::from_secs(10));
+    let sout = lab.procs[serve].output();
+    eprintln!("{sout}");
+    assert!(st.success(), "serve exit {st}");
+    // Linux opens the subflow once a connection is fully established;
+    // a short connection may end first.
+    let joins = get(&n1, "MPTcpExtMPJoinSynTx");
+    assert!(
+        joins >= JOIN_CONNS / 2,
+        "joins on most connections: {joins}"
+    );
+    assert_eq!(
+        get(&n1, "MPTcpExtMPJoinSynAckRx"),
+        joins,
+        "every join answered"
+    );
+    assert_eq!(get(&n1, "MPTcpExtMPJoinSynAckHMacFailure"), 0);
+    assert_eq!(fallback_counters(&n1), vec![], "no MPTCP fallback");
+    assert_eq!(counter(&sout, "MPTcpExtMPJoinNoTokenFound"), 0, "{sout}");
+    assert_eq!(counter(&sout, "MPTcpExtMPJoinSynRx"), joins, "{sout}");
+    assert_eq!(counter(&sout, "MPTcpExtMPJoinAckRx"), joins, "{sout}");
+    let (syns, steered, by_table) = serve_join_figures(&sout);
+    assert_eq!(syns, joins, "every join SYN classified by its token");
+    assert!(
+        steered > 0,
+        "some joins arrived at the other core ({steered} of {syns})"
+    );
+    let (p0, p1) = (port_bytes_all(&sout, 0), port_bytes_all(&sout, 1));
+    eprintln!("bytes (rx, tx): port 0 {p0:?}, port 1 {p1:?}");
+    // Serve's replies went over both subflows (what the client's
+    // scheduler does with its requests is its own business: reported).
+    assert!(p0.1 > 1_000_000 && p1.1 > 1_000_000, "data on both paths");
+    eprintln!("PASSED: Linux client (subflow endpoint) joins mptfo serve on two cores: {syns} joins, {steered} steered to the token's core, {by_table} segments by the join table; path bytes rx/tx {p0:?} {p1:?}");
+}
+
+/// `mptfo serve --config FILE` whose file has two worker cores, two
+/// `[[port]]`s (two queue pairs each; the second driven like an
+/// --extra-port) and a `signal` endpoint on the second port's address:
+/// every connection announces it (ADD_ADDR, from the connection's owner
+/// core), the Linux client joins it, and whichever core the join's tuple
+/// hashes to, the join reaches the owner.
+#[test]
+fn linux_client_joins_two_core_serve_after_add_addr() {
+    if skip() {
+        return;
+    }
+    let Some(cores) = two_cpus() else { return };
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(mut lab) = lab_or_skip(Lab::builder("sa", 22).names("mfd").qpairs(2)) else {
+        return;
+    };
+    let (if_m2, ip_m2, ip_k2) = add_second_path(&lab, 23);
+    let file = lab.dir.join("serve-two-ports.toml");
+    let toml = format!(
+        r#"cores = [{cores}]
+
+[eal]
+no_huge = true
+memory_mb = 256
+no_shconf = true
+file_prefix = "{prefix}"
+
+[[port]]
+name = "path1"
+vdev = "{vdev0}"
+addresses = ["{ip_m}/24"]
+neighbours = [{{ ip = "{ip_k}", mac = "{MAC_K}" }}]
+
+[[port]]
+name = "path2"
+vdev = "{vdev1}"
+addresses = ["{ip_m2}/24"]
+neighbours = [{{ ip = "{ip_k2}", mac = "{MAC_K2}" }}]
+
+[mptcp.limits]
+subflows = 2
+add_addr_accepted = 0
+
+[[mptcp.endpoint]]
+address = "{ip_m2}"
+flags = ["signal"]
+
+[serve]
+listen_port = 8080
+mode = "echo"
+duration_s = 60
+"#,
+        prefix = lab.prefix,
+        vdev0 = lab.vdev(0, &lab.if_m),
+        vdev1 = lab.vdev(1, &if_m2),
+        ip_m = lab.ip_m,
+        ip_k = lab.ip_k,
+    );
+    std::fs::write(&file, toml).expect("settings file");
+    let file = file.to_string_lossy().into_owned();
+    let ns_m = lab.ns_m.clone();
+    let serve = lab.spawn(
+        "mptfo serve",
+        &ns_m,
+        &[
+            MPTFO,
+            "serve",
+            "--config",
+            &file,
+            "--reply",
+            "hold",
+            "--idle-sleep",
+            "20us",
+        ],
+    );
+    let l = lab.procs[serve]
+        .wait_for("listening", Duration::from_secs(20))
+        .unwrap_or_else(|e| panic!("{e}"));
+    eprintln!("{l}");
+    let ns_k = lab.ns_k.clone();
+    let target = format!("{}:8080", lab.ip_m);
+    let n0 = Lab::nstat(&ns_k);
+    let n = JOIN_CONNS.to_string();
+    let (ok, conns, out) = lab.kernel_client(&[
+        "--target",
+        &target,
+        "--mode",
+        "plain",
+        "--connections",
+        &n,
+        "--exchanges",
+        "200",
+        "--request-bytes",
+        "8000",
+        "--gap",
+        "5ms",
+        "--time-limit",
+        "30s",
+    ]);
+    assert!(ok, "{out}");
+    assert_eq!(conns.len() as u64, JOIN_CONNS, "{out}");
+    for c in &conns {
+        assert_eq!(field(c, "replies_ok"), Some("1"), "{c}");
+        assert_eq!(field(c, "fallback"), Some("0"), "{c}");
+    }
+    let n1 = Lab::nstat(&ns_k);
+    eprintln!(
+        "client namespace nstat (MPTCP counters that rose):\n{}",
+        risen(&n0, &n1, &["MPTcpExt", "TcpRetransSegs"])
+    );
+    let st = lab.procs[serve].signal_and_wait("-TERM", Duration::from_secs(10));
+    let sout = lab.procs[serve].output();
+    eprintln!("{sout}");
+    assert!(st.success(), "serve exit {st}");
+    // Linux opens the subflow once a connection is fully established
+    // (and the announcement comes then too); a short connection may end
+    // first.
+    let joins = get(&n1, "MPTcpExtMPJoinSynTx");
+    assert!(
+        joins >= JOIN_CONNS / 2,
+        "joins on most connections: {joins}"
+    );
+    assert!(get(&n1, "MPTcpExtAddAddr") >= joins, "ADD_ADDR before each");
+    assert_eq!(
+        get(&n1, "MPTcpExtMPJoinSynAckRx"),
+        joins,
+        "every join answered"
+    );
+    assert_eq!(get(&n1, "MPTcpExtMPJoinSynAckHMacFailure"), 0);
+    assert_eq!(fallback_counters(&n1), vec![], "no MPTCP fallback");
+    assert!(counter(&sout, "MPTcpExtAddAddrTx") >= joins, "{sout}");
+    assert_eq!(counter(&sout, "MPTcpExtMPJoinNoTokenFound"), 0, "{sout}");
+    assert_eq!(counter(&sout, "MPTcpExtMPJoinSynRx"), joins, "{sout}");
+    assert_eq!(counter(&sout, "MPTcpExtMPJoinAckRx"), joins, "{sout}");
+    let (syns, steered, by_table) = serve_join_figures(&sout);
+    assert_eq!(syns, joins, "every join SYN classified by its token");
+    assert!(
+        steered > 0,
+        "some joins arrived at the other core ({steered} of {syns})"
+    );
+    let (p0, p1) = (port_bytes_all(&sout, 0), port_bytes_all(&sout, 1));
+    eprintln!("bytes (rx, tx): port 0 {p0:?}, port 1 {p1:?}");
+    second_path_note(p1);
+    eprintln!("PASSED: Linux client joins mptfo serve (two cores, two ports from the file) after ADD_ADDR: {syns} joins, {steered} steered to the token's core, {by_table} segments by the join table");
+}
+
+/// Linux client (`sendto(MSG_FASTOPEN)`) -> `mptfo serve` on net_af_xdp
+/// (an AF_XDP socket on the veth; echo, reply held): a cookie request
+/// (SYN/ACK with the cookie), then SYNs carrying the cookie and the data,
+/// every echo correct; the client's nstat shows TcpExtTCPFastOpenActive
+/// for each and no MPTCP fallback; the capture is clean.
+#[test]
+fn linux_client_tfo_to_serve_on_af_xdp() {
+    if skip() {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(mut lab) = lab_or_skip(Lab::builder("xa", 24).names("mfd").pmd(Pmd::AfXdp)) else {
+        return;
+    };
+    let (cap, pcap) = lab.capture("linux-to-serve-af_xdp.pcapng");
+    let eal = lab.eal();
+    let ns_m = lab.ns_m.clone();
+    let ns_k = lab.ns_k.clone();
+    let ip = format!("{}/24", lab.ip_m);
+    let neighbor = format!("{}={MAC_K}", lab.ip_k);
+    let serve = lab.spawn(
+        "mptfo serve",
+        &ns_m,
+        &[
+            MPTFO,
+            "serve",
+            "--eal",
+            &eal,
+            "--ip",
+            &ip,
+            "--listen",
+            "8080",
+            "--mode",
+            "echo",
+            "--reply",
+            "hold",
+            "--duration",
+            "60s",
+            "--idle-sleep",
+            "20us",
+            "--neighbor",
+            &neighbor,
+        ],
+    );
+    let l = lab.procs[serve]
+        .wait_for("listening", Duration::from_secs(20))
+        .unwrap_or_else(|e| panic!("{e}"));
+    eprintln!("{l}");
+    assert!(l.contains("driver net_af_xdp"), "{l}");
+    let target = format!("{}:8080", lab.ip_m);
+    let n0 = Lab::nstat(&ns_k);
+    // The cookie request: data after the handshake.
+    let (ok, conns, out) = lab.kernel_client(&["--target", &target, "--time-limit", "10s"]);
+    assert!(ok, "{out}");
+    assert_eq!(field(&conns[0], "syn_data_acked"), Some("0"), "{out}");
+    const N: u64 = 6;
+    let n = N.to_string();
+    let (ok, conns, out) = lab.kernel_client(&[
+        "--target",
+        &target,
+        "--mode",
+        "sendto",
+        "--connections",
+        &n,
+        "--time-limit",
+        "20s",
+    ]);
+    assert!(ok, "{out}");
+    assert_eq!(conns.len() as u64, N, "{out}");
+    for c in &conns {
+        assert_eq!(field(c, "replies_ok"), Some("1"), "{c}");
+        assert_eq!(field(c, "exchanges"), Some("2/2"), "{c}");
+        assert_eq!(field(c, "syn_data_acked"), Some("1"), "{c}");
+        assert_eq!(field(c, "fallback"), Some("0"), "stayed MPTCP: {c}");
+    }
+    let n1 = Lab::nstat(&ns_k);
+    eprintln!(
+        "client namespace nstat (TFO and MPTCP counters that rose):\n{}",
+        risen(
+            &n0,
+            &n1,
+            &["FastOpen", "MPTcpExt", "TcpActiveOpens", "TcpRetransSegs"]
+        )
+    );
+    assert_eq!(get(&n1, "TcpExtTCPFastOpenActive"), N);
+    assert_eq!(get(&n1, "TcpExtTCPFastOpenActiveFail"), 0);
+    assert_eq!(get(&n1, "MPTcpExtMPCapableSYNACKRX"), N + 1);
+    assert_eq!(fallback_counters(&n1), vec![], "no MPTCP fallback");
+
+    let st = lab.procs[serve].signal_and_wait("-TERM", Duration::from_secs(10));
+    let sout = lab.procs[serve].output();
+    eprintln!("{sout}");
+    assert!(st.success(), "serve exit {st}");
+    let total = N + 1;
+    assert!(
+        sout.contains(&format!(
+            "{total} connections accepted, {total} closed (0 with errors), 0 open"
+        )),
+        "{sout}"
+    );
+    assert_eq!(counter(&sout, "TcpExtTCPFastOpenCookieReqd"), 1, "{sout}");
+    assert_eq!(counter(&sout, "TcpExtTCPFastOpenPassive"), N, "{sout}");
+    // The PMD's fill-ring buffers are not mistaken for a leak: DPDK is
+    // cleaned up.
+    assert!(!sout.contains("mptfo-dpdk:"), "{sout}");
+
+    lab.procs[cap].signal_and_wait("-INT", Duration::from_secs(10));
+    check_capture(&pcap);
+    let count = |filter: &str| tshark(&pcap, filter, &["frame.number"]).len() as u64;
+    assert_eq!(
+        count(
+            "tcp.flags.syn == 1 && tcp.flags.ack == 0 && tcp.options.tfo.request && tcp.len == 0"
+        ),
+        1,
+        "one cookie request"
+    );
+    assert_eq!(
+        count("tcp.flags.syn == 1 && tcp.flags.ack == 1 && tcp.options.tfo.cookie"),
+        1,
+        "one SYN/ACK offering the cookie"
+    );
+    // Every SYN with data the capture holds carries the cookie,
+    // MP_CAPABLE and the request, and was acknowledged whole (the client's
+    // counters above say there were N; dumpcap may miss frames).
+    let data_syns = count("tcp.flags.syn == 1 && tcp.flags.ack == 0 && tcp.len > 0");
+    assert!((1..=N).contains(&data_syns), "{data_syns} SYNs with data");
+    if data_syns < N {
+        eprintln!("NOTE: the capture holds {data_syns} of the {N} SYNs with data");
+    }
+    assert_eq!(
+        count("tcp.analysis.tfo_syn && tcp.len == 32 && tcp.options.mptcp.subtype == 0"),
+        data_syns,
+        "SYNs with the cookie, MP_CAPABLE and the request"
+    );
+    assert_eq!(
+        count("tcp.analysis.tfo_ack && tcp.ack == 33"),
+        data_syns,
+        "SYN/ACKs acknowledging the SYN data"
+    );
+    eprintln!("PASSED: Linux client (MSG_FASTOPEN) -> mptfo serve on net_af_xdp");
+}
+
+/// `mptfo loadgen` on net_af_xdp -> the Linux MPTCP TFO listener: one
+/// cookie request, then every transaction's request in the SYN; all
+/// complete and MPTCP; the server's nstat shows TcpExtTCPFastOpenPassive
+/// for each and no fallback.
+#[test]
+fn mptfo_loadgen_on_af_xdp_to_linux_listener() {
+    if skip() {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(mut lab) = lab_or_skip(Lab::builder("xb", 25).names("mfd").pmd(Pmd::AfXdp)) else {
+        return;
+    };
+    const N: u64 = 100;
+    let ns_m = lab.ns_m.clone();
+    let ns_k = lab.ns_k.clone();
+    let listen = format!("{}:8080", lab.ip_k);
+    let n_str = N.to_string();
+    let srv = lab.start_kernel_server(
+        &listen,
+        &[
+            "--response-bytes",
+            "64",
+            "--tfo-qlen",
+            "64",
+            "--wait-key",
+            "on",
+            "--connections",
+            &n_str,
+        ],
+    );
+    let n0 = Lab::nstat(&ns_k);
+    let eal = lab.eal();
+    let json = lab.dir.join("loadgen-af_xdp.json");
+    let json_s = json.to_string_lossy().into_owned();
+    let ip = format!("{}/24", lab.ip_m);
+    let neighbor = format!("{}={MAC_K}", lab.ip_k);
+    let lg = lab.spawn(
+        "mptfo loadgen",
+        &ns_m,
+        &[
+            MPTFO,
+            "loadgen",
+            "--eal",
+            &eal,
+            "--ip",
+            &ip,
+            "--target",
+            &listen,
+            "--connections",
+            "4",
+            "--transactions",
+            &n_str,
+            "--request-bytes",
+            "64",
+            "--response-bytes",
+            "64",
+            "--tfo",
+            "on",
+            "--mptcp",
+            "on",
+            "--neighbor",
+            &neighbor,
+            "--time-limit",
+            "30s",
+            "--json",
+            &json_s,
+        ],
+    );
+    let st = lab.procs[lg].wait(Duration::from_secs(45));
+    let out = lab.procs[lg].output();
+    eprintln!("{out}");
+    assert!(st.success(), "loadgen exit {st}");
+    assert!(out.contains("net_af_xdp"), "{out}");
+    assert!(!out.contains("mptfo-dpdk:"), "DPDK cleaned up: {out}");
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).expect("JSON report"))
+            .expect("valid JSON");
+    assert_eq!(v["transactions"], N, "{v}");
+    assert_eq!(v["errors"]["total"], 0, "{v}");
+    assert_eq!(v["fallbacks"]["mptcp_transactions"], N, "{v}");
+    assert_eq!(
+        v["tfo"]["client_active"],
+        N - 1,
+        "all but the cookie request"
+    );
+
+    let st = lab.procs[srv].wait(Duration::from_secs(20));
+    let sout = lab.procs[srv].output();
+    assert!(st.success(), "kernel-server exit {st}: {sout}");
+    let n1 = Lab::nstat(&ns_k);
+    eprintln!(
+        "server namespace nstat (TFO and MPTCP counters that rose):\n{}",
+        risen(
+            &n0,
+            &n1,
+            &["FastOpen", "MPTcpExt", "TcpPassiveOpens", "TcpRetransSegs"]
+        )
+    );
+    assert_eq!(get(&n1, "TcpExtTCPFastOpenPassive"), N - 1);
+    assert_eq!(get(&n1, "TcpExtTCPFastOpenPassiveFail"), 0);
+    assert_eq!(get(&n1, "TcpExtTCPFastOpenCookieReqd"), 1);
+    assert_eq!(get(&n1, "MPTcpExtMPCapableSYNRX"), N);
+    assert_eq!(get(&n1, "MPTcpExtMPCapableACKRX"), N);
+    assert_eq!(fallback_counters(&n1), vec![], "no MPTCP fallback");
+    eprintln!("PASSED: mptfo loadgen on net_af_xdp -> Linux MPTCP TFO listener");
+}
+
+/// `mptfo loadgen --cores A,B` (two workers, two queue pairs) with a
+/// `subflow` endpoint on its second address joins a Linux MPTCP server on
+/// every connection (2 MB replies: the connections outlive their joins'
+/// handshakes): each worker opens its joins from source ports whose
+/// flows hash back to its own core (`shard::port_for_core`'s rule), so the
+/// server's SYN/ACK and everything after reach the worker that owns the
+/// connection; every join completes.
+#[test]
+fn two_core_mptfo_loadgen_subflow_joins_linux_server() {
+    if skip() {
+        return;
+    }
+    let Some(cores) = two_cpus() else { return };
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(mut lab) = lab_or_skip(Lab::builder("aj", 26).names("mfd").qpairs(2)) else {
+        return;
+    };
+    let ns_m = lab.ns_m.clone();
+    let ns_k = lab.ns_k.clone();
+    // The second address on the same wire.
+    let ip_m3 = "10.77.26.3";
+    for args in [
+        vec![
+            "ip",
+            "neigh",
+            "replace",
+            ip_m3,
+            "lladdr",
+            MAC_M,
+            "dev",
+            lab.if_k.as_str(),
+            "nud",
+            "permanent",
+        ],
+        vec!["ip", "mptcp", "limits", "set", "subflow", "2"],
+    ] {
+        let mut v = vec!["ip", "netns", "exec", ns_k.as_str()];
+        v.extend_from_slice(&args);
+        run(&v).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+    }
+    const N: u64 = 8;
+    let n = N.to_string();
+    let listen = format!("{}:8080", lab.ip_k);
+    let srv = lab.start_kernel_server(
+        &listen,
+        &["--response-bytes", "2000000", "--connections", &n],
+    );
+    let n0 = Lab::nstat(&ns_k);
+    let eal = lab.eal();
+    let ip = format!("{}/24", lab.ip_m);
+    let ip3 = format!("{ip_m3}/24");
+    let neighbor = format!("{}={MAC_K}", lab.ip_k);
+    let lg = lab.spawn(
+        "mptfo loadgen",
+        &ns_m,
+        &[
+            MPTFO,
+            "loadgen",
+            "--eal",
+            &eal,
+            "--cores",
+            &cores,
+            "--ip",
+            &ip,
+            "--ip",
+            &ip3,
+            "--subflow",
+            ip_m3,
+            "--target",
+            &listen,
+            "--connections",
+            &n,
+            "--transactions",
+            &n,
+            "--request-bytes",
+            "64",
+            "--response-bytes",
+            "2000000",
+            "--tfo",
+            "off",
+            "--mptcp",
+            "on",
+            "--neighbor",
+            &neighbor,
+            "--time-limit",
+            "30s",
+        ],
+    );
+    let st = lab.procs[lg].wait(Duration::from_secs(40));
+    let out = lab.procs[lg].output();
+    eprintln!("{out}");
+    let n1 = Lab::nstat(&ns_k);
+    eprintln!(
+        "server namespace nstat (MPTCP counters that rose):\n{}",
+        risen(&n0, &n1, &["MPTcpExt", "TcpRetransSegs"])
+    );
+    assert!(st.success(), "loadgen exit {st}");
+    assert!(
+        out.contains(&format!(
+            "loadgen: total: {N} transactions completed of {N} started on 2 cores"
+        )),
+        "{out}"
+    );
+    let joins = counter(&out, "MPTcpExtMPJoinSynTx");
+    assert!(joins >= 1, "the workers joined: {out}");
+    assert_eq!(
+        get(&n1, "MPTcpExtMPJoinSynRx"),
+        joins,
+        "the server saw each"
+    );
+    assert_eq!(get(&n1, "MPTcpExtMPJoinAckRx"), joins, "each completed");
+    assert_eq!(
+        counter(&out, "MPTcpExtMPJoinSynAckRx"),
+        joins,
+        "each SYN/ACK reached the worker that sent the SYN"
+    );
+    assert_eq!(get(&n1, "MPTcpExtMPJoinAckHMacFailure"), 0);
+    assert_eq!(fallback_counters(&n1), vec![], "no MPTCP fallback");
+    let st = lab.procs[srv].wait(Duration::from_secs(20));
+    let sout = lab.procs[srv].output();
+    assert!(st.success(), "kernel-server exit {st}: {sout}");
+    eprintln!("PASSED: mptfo loadgen on two cores joins a Linux server: {joins} joins, each SYN/ACK back on its core");
 }

@@ -163,13 +163,44 @@ fn ports(c: &Config, ctx: &mut Ctx<'_>) {
         }
         for (key, q) in [("rx_queues", p.rx_queues), ("tx_queues", p.tx_queues)] {
             if let Some(q) = q {
-                if usize::from(q) > workers {
+                if usize::from(q) != workers {
                     ctx.invalid_at(
                         &format!("{path}.{key}"),
                         q,
                         format!(
-                            "expected at most {workers}, the number of worker cores \
-                             (each queue is polled by one core)"
+                            "expected {workers}, the number of worker cores \
+                             (each core polls its own queue pair of every port)"
+                        ),
+                    );
+                }
+            }
+        }
+        // A device argument that fixes the queue count must give every
+        // worker its queue pair.
+        if let Some(v) = &p.vdev {
+            let driver = v.split(',').next().unwrap_or_default();
+            let key = if driver.starts_with("net_af_packet") {
+                Some("qpairs")
+            } else if driver.starts_with("net_af_xdp") {
+                Some("queue_count")
+            } else {
+                None
+            };
+            let given = key.and_then(|k| {
+                v.split(',')
+                    .skip(1)
+                    .find_map(|a| a.strip_prefix(k)?.strip_prefix('='))
+                    .map(|n| (k, n))
+            });
+            if let Some((k, n)) = given {
+                if n.parse::<usize>().ok() != Some(workers) {
+                    ctx.invalid_at(
+                        &format!("{path}.vdev"),
+                        quote(v),
+                        format!(
+                            "expected {k}={workers}, one queue pair per worker core \
+                             (cores = {}), not {k}={n}",
+                            quote(&c.cores.to_string())
                         ),
                     );
                 }

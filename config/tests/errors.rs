@@ -549,7 +549,20 @@ fn port_combinations() {
     );
     assert_eq!(
         with_base("rx_queues = 3\n"),
-        "port[0].rx_queues = 3: expected at most 2, the number of worker cores (each queue is polled by one core)"
+        "port[0].rx_queues = 3: expected 2, the number of worker cores (each core polls its own queue pair of every port)"
+    );
+    assert_eq!(
+        with_base("tx_queues = 1\n"),
+        "port[0].tx_queues = 1: expected 2, the number of worker cores (each core polls its own queue pair of every port)"
+    );
+    // Every port is driven: a further port's queue count must fit too.
+    assert_eq!(
+        with_base("[[port]]\nvdev = \"net_af_packet1,iface=s2,qpairs=1\"\naddresses = [\"10.0.2.2/24\"]\n"),
+        "port[1].vdev = \"net_af_packet1,iface=s2,qpairs=1\": expected qpairs=2, one queue pair per worker core (cores = \"0-1\"), not qpairs=1"
+    );
+    assert_eq!(
+        with_base("[[port]]\nvdev = \"net_af_xdp0,iface=s2,queue_count=4\"\naddresses = [\"10.0.2.2/24\"]\n"),
+        "port[1].vdev = \"net_af_xdp0,iface=s2,queue_count=4\": expected queue_count=2, one queue pair per worker core (cores = \"0-1\"), not queue_count=4"
     );
 }
 

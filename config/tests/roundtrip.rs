@@ -25,7 +25,7 @@ neighbours = [
   { ip = "10.0.1.101", mac = "02:00:00:00:01:65" },
 ]
 rx_queues = 4
-tx_queues = 2
+tx_queues = 4
 
 [[port]]
 name = "nic"

@@ -24,6 +24,17 @@ pub(crate) static LEAKED: AtomicBool = AtomicBool::new(false);
 /// then gives that thread time to finish first.
 pub(crate) static PORTS_CLOSED: AtomicBool = AtomicBool::new(false);
 
+/// Ports configured and not yet closed.
+pub(crate) static OPEN_PORTS: std::sync::atomic::AtomicUsize =
+    std::sync::atomic::AtomicUsize::new(0);
+
+/// Set when a port whose PMD strands buffers was closed: DPDK 22.11's
+/// net_af_xdp takes mbufs from the pool for its fill ring (its UMEM is the
+/// pool's memory) and does not give them back when the port closes. Once
+/// no port is open, nothing can use those buffers, so a pool with buffers
+/// still counted in use may be freed (see `Mempool`'s `Drop`).
+pub(crate) static STRANDED: AtomicBool = AtomicBool::new(false);
+
 /// How long `Drop` lets the interrupt thread settle after ports were
 /// closed.
 const SETTLE: std::time::Duration = std::time::Duration::from_millis(200);

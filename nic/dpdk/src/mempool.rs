@@ -1,6 +1,6 @@
 //! A pool of packet buffers (`rte_mbuf`s) in DPDK memory.
 
-use crate::eal::{Eal, LEAKED};
+use crate::eal::{Eal, LEAKED, OPEN_PORTS, STRANDED};
 use crate::error::DpdkError;
 use crate::ffi;
 use std::ffi::CString;
@@ -129,7 +129,11 @@ impl<'e> Mempool<'e> {
 impl Drop for Mempool<'_> {
     fn drop(&mut self) {
         let in_use = self.in_use_count();
-        if in_use != 0 {
+        // Buffers a closed PMD stranded (net_af_xdp's fill ring) are out of
+        // everyone's reach once no port is open: not a leak of ours.
+        let stranded_only =
+            STRANDED.load(Ordering::SeqCst) && OPEN_PORTS.load(Ordering::SeqCst) == 0;
+        if in_use != 0 && !stranded_only {
             // Only possible when a port or buffer was leaked (mem::forget):
             // whatever still points into the pool stays valid.
             LEAKED.store(true, Ordering::SeqCst);
@@ -140,7 +144,8 @@ impl Drop for Mempool<'_> {
             return;
         }
         // SAFETY: every buffer, port and queue that used the pool borrowed
-        // it and is gone, and all its buffers are back (in_use == 0), so
+        // it and is gone, and all its buffers are back (in_use == 0) or
+        // were stranded by a PMD whose port is closed (no port is open), so
         // nothing refers to the pool any more.
         unsafe { ffi::rte_mempool_free(self.raw.as_ptr()) };
     }

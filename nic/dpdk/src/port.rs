@@ -172,6 +172,10 @@ impl Drop for PortInner {
             }
         }
         release(self.id, self.hotplugged.then_some(self.name.as_str()));
+        if self.info.driver == "net_af_xdp" {
+            crate::eal::STRANDED.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+        crate::eal::OPEN_PORTS.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
         claimed.retain(|&p| p != self.id);
     }
 }
@@ -422,6 +426,7 @@ impl<'a> DpdkPort<'a> {
             }
         };
         claimed.push(id);
+        crate::eal::OPEN_PORTS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         drop(claimed);
 
         let inner = Arc::new(PortInner {
@@ -432,6 +437,7 @@ impl<'a> DpdkPort<'a> {
             caps,
         });
         let n = config.rx_queues.max(config.tx_queues);
+        let copy_shared = inner.info.driver == "net_af_xdp";
         let queues = (0..n)
             .map(|q| DpdkQueue {
                 port: Arc::clone(&inner),
@@ -443,6 +449,7 @@ impl<'a> DpdkPort<'a> {
                 max_frame: usize::from(caps.mtu) + 14,
                 stats: PortStats::default(),
                 cache: Vec::with_capacity(BURST),
+                copy_shared,
                 _p: PhantomData,
             })
             .collect();
@@ -522,7 +529,11 @@ fn eth_stats(id: u16) -> Result<EthStats, DpdkError> {
 /// reference), a fresh mbuf from the cache is attached to it as an
 /// indirect mbuf (`rte_pktmbuf_attach`) carrying this handle's window, so
 /// that the other references' windows and any earlier transmission of the
-/// same bytes still in flight are left alone.
+/// same bytes still in flight are left alone. net_af_xdp (DPDK 22.11)
+/// cannot send indirect mbufs: it derives the frame's UMEM address from
+/// the mbuf header, not from where the data is, and the kernel sends
+/// whatever lies there (zeros, shifted bytes). On such a port a shared
+/// buffer's window is copied into the fresh mbuf instead.
 #[derive(Debug)]
 pub struct DpdkQueue<'a> {
     port: Arc<PortInner>,
@@ -534,6 +545,8 @@ pub struct DpdkQueue<'a> {
     max_frame: usize,
     stats: PortStats,
     cache: Vec<DpdkBuf<'a>>,
+    /// Shared buffers are sent as copies, not indirect mbufs (net_af_xdp).
+    copy_shared: bool,
     /// Send but not Sync (Cell), and bounded by the pool's borrow.
     _p: PhantomData<(&'a (), Cell<()>)>,
 }
@@ -720,13 +733,24 @@ impl<'a> Port for DpdkQueue<'a> {
                 };
                 if pkts[ready].ref_count() == 1 {
                     mbufs[ready] = pkts[ready].raw().as_ptr();
+                    tx_flags(self.caps.checksum, &mut pkts[ready], &mut d);
+                } else if self.copy_shared {
+                    let Some(mut copy) = self.fresh() else { break };
+                    if !copy.append_slice(pkts[ready].data()) {
+                        break; // cannot happen: frames fit a data room
+                    }
+                    copy.set_tx_offload(pkts[ready].tx_offload());
+                    d.data_off = copy.offset();
+                    tx_flags(self.caps.checksum, &mut copy, &mut d);
+                    mbufs[ready] = copy.into_raw().as_ptr();
+                    attached[ready] = true;
                 } else {
                     let Some(clone) = self.fresh() else { break };
                     d.attach_to = pkts[ready].raw().as_ptr();
                     mbufs[ready] = clone.into_raw().as_ptr();
                     attached[ready] = true;
+                    tx_flags(self.caps.checksum, &mut pkts[ready], &mut d);
                 }
-                tx_flags(self.caps.checksum, &mut pkts[ready], &mut d);
                 descs[ready] = d;
                 ready += 1;
             }
@@ -749,9 +773,9 @@ impl<'a> Port for DpdkQueue<'a> {
             let sent = usize::from(sent);
             for (i, m) in mbufs.iter().enumerate().take(ready).skip(sent) {
                 if attached[i] {
-                    // SAFETY: an indirect mbuf the PMD did not take: freeing
-                    // it detaches it (its direct mbuf keeps the handle's
-                    // reference).
+                    // SAFETY: an indirect mbuf (or a copy) the PMD did not
+                    // take, ours alone: freeing it detaches it (its direct
+                    // mbuf keeps the handle's reference).
                     unsafe { ffi::mptfo_free(*m) };
                 }
             }
@@ -759,7 +783,7 @@ impl<'a> Port for DpdkQueue<'a> {
                 self.stats.tx_packets += 1;
                 self.stats.tx_bytes += b.len() as u64;
                 if attached[i] {
-                    drop(b); // the indirect mbuf holds its own reference
+                    drop(b); // the indirect mbuf (or copy) went instead
                 } else {
                     let _ = b.into_raw(); // the PMD took this reference
                 }
