@@ -1,7 +1,10 @@
 //! The few system calls the kernel-side peer programs and the live runs
-//! need that `std` does not offer: MPTCP sockets, TCP Fast Open socket
-//! options and `sendto(MSG_FASTOPEN)`, `MPTCP_INFO` / `TCP_INFO`, `poll`,
-//! and a SIGINT/SIGTERM flag.
+//! need that `std` does not offer: MPTCP sockets (blocking or not), TCP
+//! Fast Open socket options (`TCP_FASTOPEN`, `TCP_FASTOPEN_KEY`,
+//! `TCP_FASTOPEN_CONNECT`) and `sendto(MSG_FASTOPEN)`, `SO_REUSEPORT`,
+//! `IP_BIND_ADDRESS_NO_PORT`, non-blocking `connect`/`accept4`,
+//! `SO_ERROR`, `SIOCOUTQ`, `MPTCP_INFO` / `TCP_INFO`, `poll`, epoll, and a
+//! SIGINT/SIGTERM flag.
 //!
 //! All `unsafe` of this crate is here; every block says why it is sound.
 //! Sockets are handed out as [`OwnedFd`] (closed on drop) and turned into
@@ -319,6 +322,239 @@ pub fn tcp_info(fd: &impl AsRawFd) -> io::Result<TcpInfo> {
         state: b[0],
         options: b[5],
     })
+}
+
+/// A non-blocking stream socket of `addr`'s family: MPTCP
+/// (`IPPROTO_MPTCP`) or plain TCP (see [`stream_socket`]).
+pub fn stream_socket_nonblocking(mptcp: bool, addr: &SocketAddr) -> io::Result<OwnedFd> {
+    let family = if addr.is_ipv4() {
+        libc::AF_INET
+    } else {
+        libc::AF_INET6
+    };
+    let proto = if mptcp {
+        IPPROTO_MPTCP
+    } else {
+        libc::IPPROTO_TCP
+    };
+    // SAFETY: plain syscall with constant arguments.
+    let fd = cvt(unsafe {
+        libc::socket(
+            family,
+            libc::SOCK_STREAM | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
+            proto,
+        )
+    })?;
+    // SAFETY: fd is a new descriptor nobody else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// `SO_REUSEPORT`: several listeners (one per thread) share the port and
+/// the kernel spreads the connections over them.
+pub fn set_reuseport(fd: &impl AsRawFd) -> io::Result<()> {
+    set_int_opt(fd, libc::SOL_SOCKET, libc::SO_REUSEPORT, 1)
+}
+
+/// `IP_BIND_ADDRESS_NO_PORT`: a `bind` to a source address leaves the
+/// port to `connect`, which may then share ports between destinations.
+pub fn set_bind_address_no_port(fd: &impl AsRawFd) -> io::Result<()> {
+    set_int_opt(fd, libc::IPPROTO_IP, libc::IP_BIND_ADDRESS_NO_PORT, 1)
+}
+
+/// `TCP_FASTOPEN_KEY` on a listener: the 16 key bytes its cookies are
+/// made with (the bytes of `net.ipv4.tcp_fastopen_key`, not its words).
+/// Linux accepts it on MPTCP listeners since 6.2.
+pub fn set_tcp_fastopen_key(fd: &impl AsRawFd, key: &[u8; 16]) -> io::Result<()> {
+    // SAFETY: the option value points to 16 live bytes, the length given.
+    cvt(unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_FASTOPEN_KEY,
+            key.as_ptr() as *const c_void,
+            key.len() as socklen_t,
+        )
+    })
+    .map(drop)
+}
+
+/// A non-blocking `connect`: `Ok(true)` when connected at once, `Ok(false)`
+/// when the handshake is in progress (`EINPROGRESS`; the socket becomes
+/// writable when it completes).
+pub fn connect_nonblocking(fd: &impl AsRawFd, addr: &SocketAddr) -> io::Result<bool> {
+    match connect(fd, addr) {
+        Ok(()) => Ok(true),
+        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// `SO_ERROR`: the pending error of a socket (a failed non-blocking
+/// connect), cleared by reading it; `None` when there is none.
+pub fn take_socket_error(fd: &impl AsRawFd) -> io::Result<Option<io::Error>> {
+    let mut b = [0u8; size_of::<c_int>()];
+    getsockopt_bytes(fd, libc::SOL_SOCKET, libc::SO_ERROR, &mut b)?;
+    let e = c_int::from_ne_bytes(b);
+    Ok((e != 0).then(|| io::Error::from_raw_os_error(e)))
+}
+
+/// `accept4(SOCK_NONBLOCK | SOCK_CLOEXEC)` without the peer's address.
+pub fn accept_nonblocking(listener: &impl AsRawFd) -> io::Result<OwnedFd> {
+    loop {
+        // SAFETY: null address pointers are allowed (the peer address is
+        // not wanted); the listener is a descriptor the caller owns.
+        let rc = unsafe {
+            libc::accept4(
+                listener.as_raw_fd(),
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+            )
+        };
+        match cvt(rc) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            // SAFETY: a new descriptor nobody else owns.
+            r => return r.map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }),
+        }
+    }
+}
+
+/// `SIOCOUTQ`: bytes written to the socket and not yet acknowledged by
+/// the peer (at the data level on an MPTCP socket).
+pub fn unacked_bytes(fd: &impl AsRawFd) -> io::Result<usize> {
+    let mut n: c_int = 0;
+    // SAFETY: SIOCOUTQ writes one c_int to the pointer, which is live.
+    cvt(unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCOUTQ, &mut n as *mut c_int) })?;
+    Ok(n.max(0) as usize)
+}
+
+/// Readiness flags of [`Epoll`] (`EPOLLIN`, ...).
+pub mod ev {
+    /// Readable (data, a FIN, or a pending connection on a listener).
+    pub const IN: u32 = libc::EPOLLIN as u32;
+    /// Writable (a non-blocking connect completed).
+    pub const OUT: u32 = libc::EPOLLOUT as u32;
+    /// The peer closed its side.
+    pub const RDHUP: u32 = libc::EPOLLRDHUP as u32;
+    /// Error on the socket (always reported).
+    pub const ERR: u32 = libc::EPOLLERR as u32;
+    /// Hang-up (always reported).
+    pub const HUP: u32 = libc::EPOLLHUP as u32;
+    /// Edge-triggered: one event per change of readiness.
+    pub const ET: u32 = libc::EPOLLET as u32;
+}
+
+/// One event of [`Epoll::wait`]: the token given at registration and the
+/// readiness flags.
+#[derive(Clone, Copy)]
+#[repr(transparent)]
+pub struct EpollEvent(libc::epoll_event);
+
+impl EpollEvent {
+    /// An empty slot for [`Epoll::wait`] to fill.
+    pub const EMPTY: EpollEvent = EpollEvent(libc::epoll_event { events: 0, u64: 0 });
+
+    /// The readiness flags ([`ev`]).
+    pub fn events(&self) -> u32 {
+        // A copy: the struct is packed on x86-64.
+        self.0.events
+    }
+
+    /// The token of the descriptor.
+    pub fn token(&self) -> u64 {
+        self.0.u64
+    }
+}
+
+/// An epoll instance (closed on drop).
+pub struct Epoll(OwnedFd);
+
+impl Epoll {
+    /// `epoll_create1(EPOLL_CLOEXEC)`.
+    pub fn new() -> io::Result<Epoll> {
+        // SAFETY: plain syscall with a constant flag.
+        let fd = cvt(unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) })?;
+        // SAFETY: a new descriptor nobody else owns.
+        Ok(Epoll(unsafe { OwnedFd::from_raw_fd(fd) }))
+    }
+
+    fn ctl(&self, op: c_int, fd: RawFd, events: u32, token: u64) -> io::Result<()> {
+        let mut e = libc::epoll_event { events, u64: token };
+        // SAFETY: e is a live epoll_event; the kernel only reads it.
+        cvt(unsafe { libc::epoll_ctl(self.0.as_raw_fd(), op, fd, &mut e) }).map(drop)
+    }
+
+    /// Registers `fd` for `events` under `token`. Closing the descriptor
+    /// removes it.
+    pub fn add(&self, fd: &impl AsRawFd, events: u32, token: u64) -> io::Result<()> {
+        self.ctl(libc::EPOLL_CTL_ADD, fd.as_raw_fd(), events, token)
+    }
+
+    /// Changes the events (and token) of a registered `fd`.
+    pub fn modify(&self, fd: &impl AsRawFd, events: u32, token: u64) -> io::Result<()> {
+        self.ctl(libc::EPOLL_CTL_MOD, fd.as_raw_fd(), events, token)
+    }
+
+    /// Waits up to `timeout_ms` (-1: forever) and fills the front of
+    /// `out`; returns how many. An interrupted wait returns 0.
+    pub fn wait(&self, out: &mut [EpollEvent], timeout_ms: i32) -> io::Result<usize> {
+        let max = out.len().min(c_int::MAX as usize) as c_int;
+        // SAFETY: out is a writable array of at least max epoll_event
+        // (EpollEvent is repr(transparent) over it).
+        let rc = unsafe {
+            libc::epoll_wait(
+                self.0.as_raw_fd(),
+                out.as_mut_ptr() as *mut libc::epoll_event,
+                max,
+                timeout_ms,
+            )
+        };
+        if rc < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                return Ok(0);
+            }
+            return Err(e);
+        }
+        Ok(rc as usize)
+    }
+
+    /// [`Epoll::wait`] with a timeout of nanosecond resolution
+    /// (`epoll_pwait2`; `None`: forever).
+    pub fn wait_for(
+        &self,
+        out: &mut [EpollEvent],
+        timeout: Option<std::time::Duration>,
+    ) -> io::Result<usize> {
+        let max = out.len().min(c_int::MAX as usize) as c_int;
+        let ts = timeout.map(|d| libc::timespec {
+            tv_sec: d.as_secs().min(i32::MAX as u64) as libc::time_t,
+            tv_nsec: d.subsec_nanos() as libc::c_long,
+        });
+        let tsp = ts
+            .as_ref()
+            .map_or(std::ptr::null(), |t| t as *const libc::timespec);
+        // SAFETY: out is a writable array of at least max epoll_event
+        // (EpollEvent is repr(transparent) over it); tsp is null or points
+        // to a live timespec; a null sigmask leaves the mask alone.
+        let rc = unsafe {
+            libc::epoll_pwait2(
+                self.0.as_raw_fd(),
+                out.as_mut_ptr() as *mut libc::epoll_event,
+                max,
+                tsp,
+                std::ptr::null(),
+            )
+        };
+        if rc < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                return Ok(0);
+            }
+            return Err(e);
+        }
+        Ok(rc as usize)
+    }
 }
 
 /// One entry of [`poll`].

@@ -1,7 +1,14 @@
 //! Peers on the Linux kernel's own MPTCP + TFO stack (std sockets and the
 //! few calls of [`crate::sys`]): what the interop tests run against our
-//! endpoint, and the start of a `--stack kernel` mode.
+//! endpoint, and the benchmark roles of `--stack kernel`.
 //!
+//! - [`loadgen`]: `mptfo loadgen --stack kernel`: epoll, non-blocking,
+//!   one pinned thread per worker CPU; closed or open loop, CPS or RPS;
+//!   SYN -> SYN/ACK, first and last reply byte latencies.
+//! - [`serve`]: `mptfo serve --stack kernel`: epoll, one `SO_REUSEPORT`
+//!   TFO listener per pinned worker thread; answers held for the client's
+//!   MPTCP key or written at once (and the stalls counted).
+//! - [`nstat`]: the namespace's kernel counters, before/after deltas.
 //! - [`client`]: connects with `IPPROTO_MPTCP` (or TCP) using
 //!   `sendto(MSG_FASTOPEN)`, `TCP_FASTOPEN_CONNECT` + `connect` + `write`,
 //!   or a plain `connect`; sends requests, reads and checks the replies,
@@ -15,6 +22,9 @@
 //! Both are bounded in count and time.
 
 pub mod client;
+pub mod loadgen;
+pub mod nstat;
+pub mod serve;
 pub mod server;
 
 /// How a request of `len` bytes for exchange `ex` of connection `conn`
