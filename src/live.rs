@@ -22,11 +22,17 @@
 //! worker that owns the connection; a worker that is done keeps polling
 //! (forwarding) until all are.
 //!
-//! Multipath (one worker): `--extra-port DEV=ADDR/LEN[,..]` adds a DPDK
-//! port as a further interface of the stack (the worker sends each frame
-//! on its interface's port); `--signal ADDR` / `--subflow ADDR` /
-//! `--pm-limits N,M` set the path manager's endpoints and limits like `ip
-//! mptcp endpoint add` / `ip mptcp limits set`.
+//! Multipath: `--extra-port DEV=ADDR/LEN[,..]` (or a further `[[port]]`
+//! of the file) adds a DPDK port as a further interface of the stack (the
+//! worker sends each frame on its interface's port); `--signal ADDR` /
+//! `--subflow ADDR` / `--pm-limits N,M` (or the file's `[mptcp]`
+//! endpoints and limits) set the path manager's endpoints and limits like
+//! `ip mptcp endpoint add` / `ip mptcp limits set`. With several serve
+//! workers every further port gets as many queue pairs as the first, each
+//! worker polls its own pair of every port, and every port has its own
+//! steering step. MP_JOIN SYNs are steered by token to the core that owns
+//! the connection (`mptfo_bench::steer`), and the join's later segments
+//! follow them.
 //!
 //! Settings: flags, or `--config FILE` with `--set PATH=VALUE` overrides;
 //! a flag given on the command line beats `--set`, which beats the file,
@@ -179,51 +185,57 @@ pub(crate) struct DpdkArgs {
     /// --no-shconf -l 0 --vdev=net_af_packet0,iface=veth0" (default with
     /// --config: the file's [eal] and [[port]]).
     #[arg(long, allow_hyphen_values = true, required_unless_present_any = ["config", "stack"])]
-    eal: Option<String>,
+    pub(crate) eal: Option<String>,
     /// The port: device name or port id (default: the only port the EAL
     /// arguments create, else the first --vdev).
     #[arg(long)]
-    port: Option<String>,
+    pub(crate) port: Option<String>,
     /// Our address on the port, ADDR/LEN (repeatable).
     #[arg(long = "ip", required_unless_present_any = ["config", "stack"])]
-    ips: Vec<IpPrefix>,
+    pub(crate) ips: Vec<IpPrefix>,
     /// A static neighbour, IP=MAC (repeatable). The first one is also
     /// where frames to unknown addresses go (on a further port: the first
     /// neighbour in one of its subnets).
     #[arg(long = "neighbor")]
-    neighbors: Vec<Neighbor>,
+    pub(crate) neighbors: Vec<Neighbor>,
     /// A further DPDK port and our address(es) on it,
-    /// DEV=ADDR/LEN[,ADDR/LEN..] (repeatable; DEV a device name or port id;
-    /// one worker only): one more interface of the stack, e.g. a second
-    /// path for MPTCP subflows. A further address may be one of the first
-    /// port's: segments to it are then taken on this port too.
+    /// DEV=ADDR/LEN[,ADDR/LEN..] (repeatable; DEV a device name or port id):
+    /// one more interface of the stack, e.g. a second path for MPTCP
+    /// subflows, configured with one queue pair per worker like the first
+    /// port (af_packet: the same `qpairs=N`). A further address may be one
+    /// of the first port's: segments to it are then taken on this port
+    /// too.
     #[arg(long = "extra-port")]
-    extra_ports: Vec<ExtraPort>,
+    pub(crate) extra_ports: Vec<ExtraPort>,
     /// A path-manager `signal` endpoint: the address (one of ours) is
     /// announced with ADD_ADDR on every MPTCP connection (repeatable; like
     /// `ip mptcp endpoint add ADDR signal`).
     #[arg(long = "signal")]
-    signal: Vec<IpAddr>,
+    pub(crate) signal: Vec<IpAddr>,
     /// A path-manager `subflow` endpoint: each MPTCP connection opens a
     /// subflow from this address (one of ours) to the peer's address
     /// (repeatable; like `ip mptcp endpoint add ADDR subflow`).
     #[arg(long = "subflow")]
-    subflow: Vec<IpAddr>,
+    pub(crate) subflow: Vec<IpAddr>,
     /// Path-manager limits `SUBFLOWS,ADD_ADDR_ACCEPTED` (like `ip mptcp
     /// limits set subflow N add_addr_accepted M`; default Linux's 2,0).
     #[arg(long = "pm-limits")]
-    pm_limits: Option<PmLimitsArg>,
+    pub(crate) pm_limits: Option<PmLimitsArg>,
+    /// The file's `[[mptcp.endpoint]]`s (address, id, flags), when the
+    /// command line gives no --signal/--subflow.
+    #[arg(skip)]
+    pub(crate) file_endpoints: Vec<(IpAddr, Option<u8>, mptfo_engine::mp::pm::EndpointFlags)>,
     /// Packet buffers in the mempool.
     #[arg(long, default_value_t = 16383)]
-    mbufs: u32,
+    pub(crate) mbufs: u32,
     /// Capture every frame the port receives and sends to this pcap file
     /// (transmit checksums as the stack wrote them).
     #[arg(long)]
-    pcap: Option<PathBuf>,
+    pub(crate) pcap: Option<PathBuf>,
     /// Sleep this long in a loop iteration that received nothing and had
     /// no timer due (default: busy-poll).
     #[arg(long, value_parser = parse_duration)]
-    idle_sleep: Option<Duration>,
+    pub(crate) idle_sleep: Option<Duration>,
     /// Worker cores, e.g. `0,1` or `0-1`: one worker thread per CPU,
     /// pinned, each with its own stack and its own rx/tx queue pair of the
     /// port (the port is configured with that many queues: give af_packet
@@ -231,15 +243,15 @@ pub(crate) struct DpdkArgs {
     /// (symmetric Toeplitz of the 4-tuple) are steered to it in software.
     /// Default: one worker, on the main thread.
     #[arg(long)]
-    cores: Option<CoreList>,
+    pub(crate) cores: Option<CoreList>,
     /// Whose TCP/MPTCP stack runs the role: mptfo's, on DPDK (needs --eal
     /// or --config), or the Linux kernel's through its socket API
     /// (IPPROTO_MPTCP, TCP_FASTOPEN, MSG_FASTOPEN, epoll; no DPDK), so the
     /// same tool measures both.
     #[arg(long, value_enum)]
-    stack: Option<StackKind>,
+    pub(crate) stack: Option<StackKind>,
     #[command(flatten)]
-    file: FileArgs,
+    pub(crate) file: FileArgs,
 }
 
 /// Whose stack runs `serve` or `loadgen`.
@@ -260,18 +272,19 @@ pub(crate) enum StackKind {
 #[derive(clap::Args, Debug, Default)]
 pub(crate) struct FileArgs {
     /// A TOML settings file (see config/examples/): EAL, port, addresses,
-    /// neighbours, cores, TCP/TFO/MPTCP and the role's section. Flags
-    /// given on the command line override it. Only the first [[port]] is
-    /// driven.
+    /// neighbours, cores, TCP/TFO/MPTCP (with the path manager's limits
+    /// and endpoints) and the role's section. Flags given on the command
+    /// line override it. The first [[port]] is the port; every further
+    /// one is driven like an --extra-port (unless --extra-port is given).
     #[arg(long)]
-    config: Option<PathBuf>,
+    pub(crate) config: Option<PathBuf>,
     /// Overrides one key of the file, PATH=VALUE (repeatable), e.g.
     /// serve.duration_s=1 (applied over the file, under the flags).
     #[arg(long = "set", value_name = "PATH=VALUE", requires = "config")]
-    set: Vec<String>,
+    pub(crate) set: Vec<String>,
     /// Validate the settings, print the effective ones and exit (no DPDK).
     #[arg(long)]
-    check_config: bool,
+    pub(crate) check_config: bool,
 }
 
 /// A settings file that failed to load or validate: `main` prints it and
@@ -311,17 +324,12 @@ impl DpdkArgs {
     /// Fills what the command line did not give from the file.
     fn apply_file(&mut self, c: &mptfo_config::Config, m: Option<&ArgMatches>) -> Result<()> {
         let port = c.ports.first();
-        if c.ports.len() > 1 {
-            eprintln!(
-                "note: the file has {} ports; this program drives the first ({}) only",
-                c.ports.len(),
-                c.ports[0].name
-            );
-        }
+        // The further ports are driven unless the command line names its
+        // own with --extra-port.
+        let further = !given(m, "extra_ports");
         if !given(m, "eal") {
             let mut args = c.eal_args();
-            // Only the driven port's device.
-            if c.ports.len() > 1 {
+            if !further && c.ports.len() > 1 {
                 let skip: Vec<String> = c.ports[1..]
                     .iter()
                     .filter_map(|p| p.vdev.as_ref().map(|v| format!("--vdev={v}")))
@@ -329,6 +337,61 @@ impl DpdkArgs {
                 args.retain(|a| !skip.contains(a));
             }
             self.eal = Some(args.join(" "));
+        }
+        if further {
+            self.extra_ports = c
+                .ports
+                .iter()
+                .skip(1)
+                .map(|p| ExtraPort {
+                    // The device's name (the EAL arguments create it).
+                    dev: p.device_name().unwrap_or(&p.name).to_owned(),
+                    ips: p
+                        .addresses
+                        .iter()
+                        .map(|a| IpPrefix {
+                            addr: a.addr,
+                            len: a.prefix_len,
+                        })
+                        .collect(),
+                })
+                .collect();
+        }
+        if !given(m, "signal") && !given(m, "subflow") {
+            use mptfo_config::EndpointFlag;
+            use mptfo_engine::mp::pm::EndpointFlags;
+            self.file_endpoints = c
+                .mptcp
+                .endpoints
+                .iter()
+                .map(|e| {
+                    let mut f = EndpointFlags::NONE;
+                    for (flag, bit) in [
+                        (EndpointFlag::Signal, EndpointFlags::SIGNAL),
+                        (EndpointFlag::Subflow, EndpointFlags::SUBFLOW),
+                        (EndpointFlag::Backup, EndpointFlags::BACKUP),
+                        (EndpointFlag::Fullmesh, EndpointFlags::FULLMESH),
+                    ] {
+                        if e.has(flag) {
+                            f = f | bit;
+                        }
+                    }
+                    (e.address, e.id, f)
+                })
+                .collect();
+        }
+        if !given(m, "pm_limits")
+            && (c.mptcp.limits != Default::default() || !c.mptcp.endpoints.is_empty())
+        {
+            let l = c.mptcp.limits;
+            let limits = mptfo_engine::mp::pm::Limits::new(l.subflows, l.add_addr_accepted)
+                .map_err(|e| {
+                    anyhow::Error::new(BadConfig(format!(
+                        "mptcp.limits: subflows = {}, add_addr_accepted = {}: {e:?}",
+                        l.subflows, l.add_addr_accepted
+                    )))
+                })?;
+            self.pm_limits = Some(PmLimitsArg(limits));
         }
         if !given(m, "ips") {
             self.ips = port
@@ -349,16 +412,21 @@ impl DpdkArgs {
             }
         }
         if !given(m, "neighbors") {
-            if let Some(p) = port {
-                self.neighbors = p
-                    .neighbours
-                    .iter()
-                    .map(|n| Neighbor {
-                        ip: n.ip,
-                        mac: n.mac.0,
-                    })
-                    .collect();
-            }
+            // The first port's first (the default gateway), then the
+            // further ports' (each found by its subnet).
+            let ports = if further {
+                &c.ports[..]
+            } else {
+                &c.ports[..c.ports.len().min(1)]
+            };
+            self.neighbors = ports
+                .iter()
+                .flat_map(|p| &p.neighbours)
+                .map(|n| Neighbor {
+                    ip: n.ip,
+                    mac: n.mac.0,
+                })
+                .collect();
         }
         if !given(m, "port") {
             if let Some(d) = port.and_then(|p| p.vdev.clone().or_else(|| p.pci.clone())) {
@@ -449,92 +517,101 @@ impl DpdkArgs {
 #[derive(clap::Args, Debug)]
 pub(crate) struct ServeArgs {
     #[command(flatten)]
-    dpdk: DpdkArgs,
+    pub(crate) dpdk: DpdkArgs,
     /// TCP port to accept connections on.
     #[arg(long, default_value_t = 8080)]
-    listen: u16,
+    pub(crate) listen: u16,
     /// What to do with a request.
     #[arg(long, value_enum, default_value_t = Mode::Echo)]
-    mode: Mode,
+    pub(crate) mode: Mode,
     /// Bytes per request (rpc).
     #[arg(long, default_value_t = 64)]
-    request_bytes: usize,
+    pub(crate) request_bytes: usize,
     /// Bytes per reply (rpc).
     #[arg(long, default_value_t = 64)]
-    response_bytes: usize,
+    pub(crate) response_bytes: usize,
     /// When the reply to SYN data may leave: hold (waits for the client's
     /// MPTCP key; a Linux client stays MPTCP) or early (one RTT; a Linux
     /// 6.18 client falls back to TCP).
     #[arg(long, value_enum, default_value_t = Reply::Hold)]
-    reply: Reply,
+    pub(crate) reply: Reply,
     /// Stop after this long (default: until SIGINT/SIGTERM).
     #[arg(long, value_parser = parse_duration)]
-    duration: Option<Duration>,
+    pub(crate) duration: Option<Duration>,
     /// TFO cookie key, 32 hex digits or Linux's dashed words (default:
     /// random).
     #[arg(long)]
-    tfo_key: Option<String>,
+    pub(crate) tfo_key: Option<String>,
     /// TIME_WAIT length.
     #[arg(long, value_parser = parse_duration, default_value = "60s")]
-    time_wait: Duration,
+    pub(crate) time_wait: Duration,
 }
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct LoadgenArgs {
     #[command(flatten)]
-    dpdk: DpdkArgs,
+    pub(crate) dpdk: DpdkArgs,
     /// The server, ADDR:PORT.
     #[arg(long, required_unless_present = "config")]
-    target: Option<SocketAddr>,
+    pub(crate) target: Option<SocketAddr>,
     /// Transactions in flight at once (connections).
     #[arg(long, short = 'c', default_value_t = 1)]
-    connections: usize,
+    pub(crate) connections: usize,
     /// Load duration, wall clock (default 2s when --transactions is not
     /// given).
     #[arg(long, value_parser = parse_duration)]
-    duration: Option<Duration>,
+    pub(crate) duration: Option<Duration>,
     /// Stop after this many transactions.
     #[arg(long, short = 'n')]
-    transactions: Option<u64>,
+    pub(crate) transactions: Option<u64>,
     /// Bytes per request.
     #[arg(long, default_value_t = 64)]
-    request_bytes: usize,
+    pub(crate) request_bytes: usize,
     /// Bytes of the reply that completes a transaction (default: the
     /// request size, for an echo server).
     #[arg(long)]
-    response_bytes: Option<usize>,
+    pub(crate) response_bytes: Option<usize>,
     /// TCP Fast Open: the request rides in the SYN.
     #[arg(long, value_enum, default_value_t = OnOff::On)]
-    tfo: OnOff,
+    pub(crate) tfo: OnOff,
     /// Offer MPTCP (MP_CAPABLE).
     #[arg(long, value_enum, default_value_t = OnOff::On)]
-    mptcp: OnOff,
+    pub(crate) mptcp: OnOff,
     /// TIME_WAIT length of our (closing-first) side.
     #[arg(long, value_parser = parse_duration, default_value = "1s")]
-    time_wait: Duration,
-    /// Open loop: start this many transactions per second, whatever the
-    /// replies do (latency then counts from each transaction's intended
-    /// start, so queueing is not hidden). Default: closed loop with
-    /// --connections in flight.
+    pub(crate) time_wait: Duration,
+    /// Open loop: start this many connections per second on a fixed
+    /// schedule (shared by the workers), whatever the replies do; each
+    /// carries --requests-per-connection transactions. Latency then counts
+    /// from each connection's intended start, so queueing is not hidden;
+    /// late starts and the worst lag are reported. Default: closed loop
+    /// with --connections in flight.
     #[arg(long, conflicts_with = "connections")]
-    rate: Option<f64>,
+    pub(crate) rate: Option<f64>,
+    /// Open loop: the cap on connections in flight, all workers together;
+    /// a start due beyond it is not made and is counted as refused.
+    #[arg(long, default_value_t = 65536, requires = "rate")]
+    pub(crate) max_in_flight: usize,
     /// Requests per connection: 1 opens a connection per transaction
     /// (connections/s); more keeps each connection for that many
     /// request/reply exchanges (requests/s).
     #[arg(long, default_value_t = 1)]
-    requests_per_connection: u64,
-    /// Print a progress line this often while the load runs (0: none).
+    pub(crate) requests_per_connection: u64,
+    /// Print a progress line this often while the load runs (0: none):
+    /// connections/s, requests/s, TFO accepted, fallbacks,
+    /// retransmissions and errors over the interval, all workers summed;
+    /// kept in the JSON report's `intervals`.
     #[arg(long, value_parser = parse_duration, default_value = "1s")]
-    interval: Duration,
+    pub(crate) interval: Duration,
     /// Time allowed after the load for the last transactions and closes.
     #[arg(long, value_parser = parse_duration, default_value = "5s")]
-    drain: Duration,
+    pub(crate) drain: Duration,
     /// Hard limit of the whole run (default: load duration + drain + 30 s).
     #[arg(long, value_parser = parse_duration)]
-    time_limit: Option<Duration>,
+    pub(crate) time_limit: Option<Duration>,
     /// Write the report as JSON to this file.
     #[arg(long)]
-    json: Option<PathBuf>,
+    pub(crate) json: Option<PathBuf>,
 }
 
 /// The value of EAL option `name` (e.g. `--file-prefix`) in the arguments,
@@ -607,6 +684,25 @@ struct PortInfo {
     mac: [u8; 6],
 }
 
+/// What a port needs for `n` queue pairs, for an error message.
+fn queue_hint(dev: &PortRef, n: u16) -> String {
+    if n <= 1 {
+        return String::new();
+    }
+    let name = match dev {
+        PortRef::Name(s) => s.as_str(),
+        PortRef::Id(_) => "",
+    };
+    if name.starts_with("net_af_xdp") {
+        format!(
+            " (with {n} queue pairs: net_af_xdp needs queue_count={n} and an interface with \
+             {n} combined channels; a veth has separate rx/tx channels, so one queue only)"
+        )
+    } else {
+        format!(" (with {n} queue pairs: an af_packet vdev needs qpairs={n})")
+    }
+}
+
 /// Runs `f` with the port's queues (one per worker) inside an initialised
 /// EAL, then tears everything down in order (queues, port, mempool, EAL,
 /// runtime directory).
@@ -651,15 +747,8 @@ fn with_port<T>(
                 tx_queues: n,
                 ..PortConfig::default()
             };
-            let (port, queues) =
-                DpdkPort::configure(&eal, dev.clone(), &pcfg, &pool).map_err(|e| {
-                    let hint = if n > 1 {
-                        format!(" (with {n} queue pairs: an af_packet vdev needs qpairs={n})")
-                    } else {
-                        String::new()
-                    };
-                    anyhow!("configuring port {dev:?}: {e}{hint}")
-                })?;
+            let (port, queues) = DpdkPort::configure(&eal, dev.clone(), &pcfg, &pool)
+                .map_err(|e| anyhow!("configuring port {dev:?}: {e}{}", queue_hint(&dev, n)))?;
             if queues.len() != usize::from(n) {
                 bail!(
                     "port {dev:?}: asked for {n} queue pairs, got {}",
@@ -671,23 +760,40 @@ fn with_port<T>(
                 driver: port.info().driver.clone(),
                 mac: queues[0].caps().mac,
             };
-            // Further ports: one queue pair each (one worker).
+            // Further ports: as many queue pairs as the first, one per
+            // worker; handed over worker by worker (worker k's queue of
+            // every further port, in --extra-port order, then worker k+1's).
             let mut extra_ports = Vec::new();
-            let mut extra_queues = Vec::new();
+            let mut per_port = Vec::new();
             for x in &a.extra_ports {
                 let dev = match x.dev.parse::<u16>() {
                     Ok(id) => PortRef::Id(id),
                     Err(_) => PortRef::Name(x.dev.clone()),
                 };
-                let (xp, mut xq) =
-                    DpdkPort::configure(&eal, dev.clone(), &PortConfig::default(), &pool)
-                        .map_err(|e| anyhow!("configuring port {dev:?}: {e}"))?;
-                if xq.is_empty() {
-                    bail!("port {dev:?}: no queue");
+                let (xp, xq) =
+                    DpdkPort::configure(&eal, dev.clone(), &pcfg, &pool).map_err(|e| {
+                        anyhow!(
+                            "configuring further port {dev:?} (--extra-port {}): {e}{}",
+                            x.dev,
+                            queue_hint(&dev, n)
+                        )
+                    })?;
+                if xq.len() != usize::from(n) {
+                    bail!(
+                        "further port {dev:?}: asked for {n} queue pairs, got {}",
+                        xq.len()
+                    );
                 }
-                extra_queues.push(xq.remove(0));
+                per_port.push(xq.into_iter());
                 extra_ports.push(xp);
             }
+            let mut extra_queues = Vec::new();
+            for _ in 0..n {
+                for q in per_port.iter_mut() {
+                    extra_queues.extend(q.next());
+                }
+            }
+            drop(per_port);
             let r = f(&eal, queues, extra_queues, &info);
             drop(extra_ports);
             drop(port);
@@ -768,21 +874,33 @@ fn make_stack_on<P: Port>(
     for n in &a.neighbors {
         stack.add_neighbor(n.ip, n.mac);
     }
-    if !a.signal.is_empty() || !a.subflow.is_empty() || a.pm_limits.is_some() {
-        use mptfo_engine::mp::pm::{EndpointFlags, PmConfig};
+    let endpoints = pm_endpoints(a);
+    if !endpoints.is_empty() || a.pm_limits.is_some() {
+        use mptfo_engine::mp::pm::PmConfig;
         let mut pm = PmConfig::new(a.pm_limits.map(|l| l.0).unwrap_or_default());
-        for (addrs, flags) in [
-            (&a.signal, EndpointFlags::SIGNAL),
-            (&a.subflow, EndpointFlags::SUBFLOW),
-        ] {
-            for &ip in addrs {
-                pm.add_endpoint(ip, None, flags)
-                    .map_err(|e| anyhow!("endpoint {ip}: {e:?}"))?;
-            }
+        for (ip, id, flags) in endpoints {
+            pm.add_endpoint(ip, id, flags)
+                .map_err(|e| anyhow!("endpoint {ip}: {e:?}"))?;
         }
         stack.set_pm_config(pm);
     }
     Ok(stack)
+}
+
+/// The path manager's endpoints: `--signal`, `--subflow`, then the
+/// file's.
+fn pm_endpoints(a: &DpdkArgs) -> Vec<(IpAddr, Option<u8>, mptfo_engine::mp::pm::EndpointFlags)> {
+    use mptfo_engine::mp::pm::EndpointFlags;
+    a.signal
+        .iter()
+        .map(|&ip| (ip, None, EndpointFlags::SIGNAL))
+        .chain(
+            a.subflow
+                .iter()
+                .map(|&ip| (ip, None, EndpointFlags::SUBFLOW)),
+        )
+        .chain(a.file_endpoints.iter().copied())
+        .collect()
 }
 
 /// Opens the capture file.
@@ -799,10 +917,14 @@ fn print_counters(who: &str, c: &Counters) {
 }
 
 fn print_port_stats(s: &PortStats) {
-    println!(
+    println!("{}", port_stats_line(s));
+}
+
+fn port_stats_line(s: &PortStats) -> String {
+    format!(
         "port: rx {} frames {} bytes ({} dropped), tx {} frames {} bytes ({} dropped)",
         s.rx_packets, s.rx_bytes, s.rx_dropped, s.tx_packets, s.tx_bytes, s.tx_dropped
-    );
+    )
 }
 
 fn hex(b: &[u8]) -> String {
@@ -840,6 +962,45 @@ fn print_dpdk_settings(d: &DpdkArgs) {
             format!("{:?}", d.worker_cpus())
         }
     );
+    for x in &d.extra_ports {
+        println!(
+            "  extra port  {}={}",
+            x.dev,
+            x.ips
+                .iter()
+                .map(|p| format!("{}/{}", p.addr, p.len))
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+    }
+    let endpoints = pm_endpoints(d);
+    if !endpoints.is_empty() || d.pm_limits.is_some() {
+        let l = d.pm_limits.map(|l| l.0).unwrap_or_default();
+        println!(
+            "  pm          limits subflow {} add_addr_accepted {}; endpoints {}",
+            l.subflows(),
+            l.add_addr_accepted(),
+            endpoints
+                .iter()
+                .map(|(ip, id, f)| {
+                    let mut flags = Vec::new();
+                    for (on, name) in [
+                        (f.signal, "signal"),
+                        (f.subflow, "subflow"),
+                        (f.backup, "backup"),
+                        (f.fullmesh, "fullmesh"),
+                    ] {
+                        if on {
+                            flags.push(name);
+                        }
+                    }
+                    let id = id.map(|i| format!(" id {i}")).unwrap_or_default();
+                    format!("{ip}{id} {}", flags.join(","))
+                })
+                .collect::<Vec<_>>()
+                .join("; ")
+        );
+    }
     println!("  mbufs       {}", d.mbufs);
     if let Some(p) = &d.pcap {
         println!("  pcap        {}", p.display());
@@ -862,6 +1023,9 @@ fn print_stack_settings(c: &StackConfig) {
 }
 
 pub(crate) fn serve(mut a: ServeArgs, m: Option<&ArgMatches>) -> Result<()> {
+    if a.dpdk.stack == Some(StackKind::Kernel) {
+        return crate::kernel_mode::serve(&a, m);
+    }
     let file = load_file(&a.dpdk.file)?;
     let mut base = StackConfig::default();
     if let Some(c) = &file {
@@ -968,8 +1132,8 @@ pub(crate) fn serve(mut a: ServeArgs, m: Option<&ArgMatches>) -> Result<()> {
     }
     check_pm(&a.dpdk)?;
     let multi = !a.dpdk.extra_ports.is_empty();
-    if multi && (a.dpdk.workers() > 1 || a.dpdk.pcap.is_some()) {
-        bail!("--extra-port works with one worker and no --pcap");
+    if multi && a.dpdk.pcap.is_some() {
+        bail!("--extra-port works without --pcap (the capture covers one port)");
     }
     with_port(&a.dpdk, "mptfo_serve", |eal, mut queues, extra, info| {
         let clock = Clock::real_time();
@@ -999,6 +1163,22 @@ pub(crate) fn serve(mut a: ServeArgs, m: Option<&ArgMatches>) -> Result<()> {
         };
         // Worker threads (pinned) whenever --cores (or the file) names the
         // CPUs; the main thread otherwise, and for a capture.
+        if queues.len() > 1 || (a.dpdk.cores.is_some() && a.dpdk.pcap.is_none()) {
+            let outcomes = serve_workers(
+                eal,
+                queues,
+                extra,
+                &a,
+                cfg,
+                mode,
+                &clock,
+                stop,
+                &live,
+                || announce(info.mac),
+            )?;
+            print_serve_summary(&outcomes);
+            return Ok(());
+        }
         if multi {
             let q = queues.remove(0);
             let xs: Vec<&DpdkQueue<'_>> = extra.iter().collect();
@@ -1010,13 +1190,6 @@ pub(crate) fn serve(mut a: ServeArgs, m: Option<&ArgMatches>) -> Result<()> {
             announce(info.mac);
             let st = run::serve(&mut w, &clock, stop, &live);
             serve_summary(&w, &st);
-            return Ok(());
-        }
-        if queues.len() > 1 || (a.dpdk.cores.is_some() && a.dpdk.pcap.is_none()) {
-            let outcomes = serve_workers(eal, queues, &a, cfg, mode, &clock, stop, &live, || {
-                announce(info.mac)
-            })?;
-            print_serve_summary(&outcomes);
             return Ok(());
         }
         let q = queues.remove(0);
@@ -1070,8 +1243,8 @@ fn ports_stats<P: Port>(ports: &[P]) -> PortStats {
     for (k, p) in ports.iter().enumerate() {
         let s = p.stats();
         if ports.len() > 1 {
-            print!("port {k}: ");
-            print_port_stats(&s);
+            // One call: workers print theirs at the same time.
+            println!("port {k}: {}", port_stats_line(&s));
         }
         t.rx_packets += s.rx_packets;
         t.rx_bytes += s.rx_bytes;
@@ -1097,7 +1270,7 @@ fn check_pm(d: &DpdkArgs) -> Result<()> {
         )
         .collect();
     let mut seen = Vec::new();
-    for &ip in d.signal.iter().chain(&d.subflow) {
+    for (ip, _, _) in pm_endpoints(d) {
         if !ours.contains(&ip) {
             bail!("endpoint {ip} is none of our addresses ({ours:?})");
         }
@@ -1228,13 +1401,32 @@ fn enter_worker<'e>(
     Ok((lcore, pinned))
 }
 
+/// Splits the further ports' queues (as [`with_port`] hands them over:
+/// worker by worker) into each worker's ports: its queue of the first
+/// port, then its queue of every further port.
+fn worker_ports<Q>(queues: Vec<Q>, extra: Vec<Q>) -> Vec<Vec<Q>> {
+    let n = queues.len();
+    let per = extra.len().checked_div(n).unwrap_or(0);
+    let mut extra = extra.into_iter();
+    queues
+        .into_iter()
+        .map(|q| {
+            let mut ports = vec![q];
+            ports.extend(extra.by_ref().take(per));
+            ports
+        })
+        .collect()
+}
+
 /// Runs one pinned serve worker per queue, each with its own stack (core
-/// `k` of `n`) behind the software steering step; `announce` runs once
-/// every worker listens.
+/// `k` of `n`) over its queue pair of every port (the first and the
+/// further ones), each behind the port's software steering step;
+/// `announce` runs once every worker listens.
 #[allow(clippy::too_many_arguments)]
 fn serve_workers<'a>(
     eal: &Eal,
     queues: Vec<DpdkQueue<'a>>,
+    extra: Vec<DpdkQueue<'a>>,
     a: &ServeArgs,
     cfg: StackConfig,
     mode: ServeMode,
@@ -1245,13 +1437,18 @@ fn serve_workers<'a>(
 ) -> Result<Vec<ServeOutcome>> {
     let cpus = a.dpdk.worker_cpus();
     let n = queues.len();
-    let steering = Steering::new(n, INBOX_CAPACITY);
+    let workers = worker_ports(queues, extra);
+    let n_ports = workers.first().map_or(1, Vec::len);
+    // One steering step per port.
+    let steering: Vec<Steering<_>> = (0..n_ports)
+        .map(|_| Steering::new(n, INBOX_CAPACITY))
+        .collect();
     let ready = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
     std::thread::scope(|s| {
         let mut handles = Vec::new();
-        for (k, q) in queues.into_iter().enumerate() {
-            let cpu = cpus[k];
+        for (k, qs) in workers.into_iter().enumerate() {
+            let cpu = cpus.get(k).copied().unwrap_or(k);
             let (steering, ready, failed) = (&steering, &ready, &failed);
             let clock = clock.clone();
             let h = std::thread::Builder::new()
@@ -1259,16 +1456,28 @@ fn serve_workers<'a>(
                 .spawn_scoped(s, move || -> Result<ServeOutcome> {
                     let r = (|| {
                         let (_lcore, pinned) = enter_worker(eal, "serve", k, cpu)?;
-                        let port = SteeredPort::new(q, k, steering);
-                        let stack = make_stack(&a.dpdk, &port, cfg, &clock, k as u32, n as u32);
-                        let mut w = Worker::new(stack, vec![port], ServeApp::new(mode));
+                        let ports: Vec<SteeredPort<'_, DpdkQueue<'_>>> = qs
+                            .into_iter()
+                            .zip(steering)
+                            .map(|(q, st)| SteeredPort::new(q, k, st))
+                            .collect();
+                        let further: Vec<&SteeredPort<'_, DpdkQueue<'_>>> =
+                            ports[1..].iter().collect();
+                        let stack = make_stack_on(
+                            &a.dpdk, &ports[0], &further, cfg, &clock, k as u32, n as u32,
+                        )?;
+                        let mut w = Worker::new(stack, ports, ServeApp::new(mode));
                         w.stack.listen(a.listen);
                         ready.fetch_add(1, Ordering::SeqCst);
                         let st = run::serve(&mut w, &clock, stop, live);
                         let mut o = serve_outcome(&w, &st);
                         o.cpu = Some(cpu);
                         o.pinned = pinned;
-                        o.steer = Some(w.ports[0].stats);
+                        let mut steer = SteerStats::default();
+                        for p in &w.ports {
+                            steer.add(&p.steer_stats());
+                        }
+                        o.steer = Some(steer);
                         Ok(o)
                     })();
                     if r.is_err() {
@@ -1310,6 +1519,9 @@ fn serve_workers<'a>(
 }
 
 pub(crate) fn loadgen(mut a: LoadgenArgs, m: Option<&ArgMatches>) -> Result<()> {
+    if a.dpdk.stack == Some(StackKind::Kernel) {
+        return crate::kernel_mode::loadgen(&a, m);
+    }
     let file = load_file(&a.dpdk.file)?;
     let mut base = StackConfig::default();
     if let Some(c) = &file {
@@ -1324,6 +1536,17 @@ pub(crate) fn loadgen(mut a: LoadgenArgs, m: Option<&ArgMatches>) -> Result<()> 
             }
             if let (false, Some(n)) = (given(m, "connections"), l.connections) {
                 a.connections = n as usize;
+            }
+            // The file's open loop, unless the command line asks for a
+            // closed one (or another rate).
+            if let (false, false, Some(r)) = (given(m, "connections"), given(m, "rate"), l.rate) {
+                a.rate = Some(r as f64);
+            }
+            if l.shape == mptfo_config::Shape::Rps && !given(m, "requests_per_connection") {
+                eprintln!(
+                    "note: loadgen.shape = \"rps\": give --requests-per-connection N for N requests per connection (now {})",
+                    a.requests_per_connection
+                );
             }
             if !given(m, "duration") && l.duration_s.is_some() {
                 a.duration = l.duration_s.map(Duration::from_secs_f64);
@@ -1368,7 +1591,14 @@ pub(crate) fn loadgen(mut a: LoadgenArgs, m: Option<&ArgMatches>) -> Result<()> 
         );
         print_dpdk_settings(&a.dpdk);
         println!("  target      {target}");
-        println!("  connections {}", a.connections);
+        match a.rate {
+            Some(r) => println!(
+                "  load shape  open loop, {r} connections/s, at most {} in flight",
+                a.max_in_flight
+            ),
+            None => println!("  connections {}", a.connections),
+        }
+        println!("  requests    {} per connection", a.requests_per_connection);
         println!(
             "  load        {:?} / {:?} transactions; request {} B, response {:?} B",
             a.duration, a.transactions, a.request_bytes, a.response_bytes
@@ -1397,10 +1627,26 @@ pub(crate) fn loadgen(mut a: LoadgenArgs, m: Option<&ArgMatches>) -> Result<()> 
     if n_workers > 1 && a.dpdk.pcap.is_some() {
         bail!("--pcap works with one worker only (no --cores, or a single CPU)");
     }
-    if n_workers > a.connections {
+    if let Some(r) = a.rate {
+        if !(r.is_finite() && r > 0.0) {
+            bail!("--rate {r}: expected a positive number of connections per second");
+        }
+    }
+    if a.requests_per_connection == 0 {
+        bail!("--requests-per-connection 0: expected at least 1");
+    }
+    // Closed loop: connections in flight; open loop: the cap on them.
+    let in_flight = if a.rate.is_some() {
+        if a.max_in_flight == 0 {
+            bail!("--max-in-flight 0: expected at least 1");
+        }
+        a.max_in_flight
+    } else {
+        a.connections
+    };
+    if n_workers > in_flight {
         bail!(
-            "{} connections for {n_workers} workers: give each worker at least one",
-            a.connections
+            "{in_flight} connections in flight for {n_workers} workers: give each worker at least one"
         );
     }
     let response_bytes = a.response_bytes.unwrap_or(a.request_bytes);
@@ -1415,14 +1661,17 @@ pub(crate) fn loadgen(mut a: LoadgenArgs, m: Option<&ArgMatches>) -> Result<()> 
     };
     let lcfg = LoadgenConfig {
         server: target,
-        concurrency: a.connections,
+        concurrency: in_flight,
         request_bytes: a.request_bytes,
         response_bytes,
         tfo: a.tfo.on(),
         mptcp: a.mptcp.on(),
         transactions: a.transactions,
         duration,
+        rate: a.rate,
+        requests_per_connection: a.requests_per_connection,
     };
+    lcfg.validate().map_err(anyhow::Error::msg)?;
     let report = with_port(&a.dpdk, "mptfo_loadgen", |eal, mut queues, extra, info| {
         let clock = Clock::real_time();
         let cfg = StackConfig {
@@ -1434,7 +1683,7 @@ pub(crate) fn loadgen(mut a: LoadgenArgs, m: Option<&ArgMatches>) -> Result<()> 
             target,
         };
         println!(
-            "loadgen: {} -> {} from {}, {} connections{}",
+            "loadgen: {} -> {} from {}, {}{}",
             linfo.device,
             target,
             a.dpdk
@@ -1443,7 +1692,10 @@ pub(crate) fn loadgen(mut a: LoadgenArgs, m: Option<&ArgMatches>) -> Result<()> 
                 .map(|p| p.addr.to_string())
                 .collect::<Vec<_>>()
                 .join(" "),
-            a.connections,
+            match a.rate {
+                Some(r) => format!("open loop at {r} connections/s"),
+                None => format!("{} connections", a.connections),
+            },
             if queues.len() > 1 {
                 format!(" on {} cores", queues.len())
             } else {
@@ -1452,7 +1704,7 @@ pub(crate) fn loadgen(mut a: LoadgenArgs, m: Option<&ArgMatches>) -> Result<()> 
         );
         if queues.len() > 1 || (a.dpdk.cores.is_some() && a.dpdk.pcap.is_none()) {
             return loadgen_workers(eal, queues, &a, cfg, &lcfg, &clock, stop, &live, &linfo)
-                .map(LoadgenRun::Cores);
+                .map(|(outs, intervals)| LoadgenRun::Cores(outs, intervals));
         }
         let q = queues.remove(0);
         match &a.dpdk.pcap {
@@ -1465,42 +1717,42 @@ pub(crate) fn loadgen(mut a: LoadgenArgs, m: Option<&ArgMatches>) -> Result<()> 
                 let mut ports = vec![q];
                 ports.extend(extra);
                 let mut w = Worker::new(stack, ports, app);
-                let st = run::loadgen(&mut w, &clock, stop, &live);
-                let counters = w.stack.counters();
+                let done = run::loadgen_one(&mut w, &clock, stop, &live, a.interval, &linfo);
                 print_port_stats(&ports_stats(&w.ports));
-                Ok(LoadgenRun::One(Box::new(run::loadgen_report(
-                    &w, &st, &counters, &linfo,
-                ))))
+                Ok(LoadgenRun::One(Box::new(done)))
             }
             Some(path) => {
                 let tap = PcapTap::new(q, pcap_writer(path)?, clock.clone());
                 let stack = make_stack(&a.dpdk, &tap, cfg, &clock, 0, 1);
                 let app = LoadgenApp::new(lcfg.clone(), clock.clone());
                 let mut w = Worker::new(stack, vec![tap], app);
-                let st = run::loadgen(&mut w, &clock, stop, &live);
-                let counters = w.stack.counters();
+                let done = run::loadgen_one(&mut w, &clock, stop, &live, a.interval, &linfo);
                 print_port_stats(&w.ports[0].stats());
-                let report = run::loadgen_report(&w, &st, &counters, &linfo);
                 let tap = w.ports.pop().expect("the port");
                 drop(w);
                 tap.finish()
                     .with_context(|| format!("writing {}", path.display()))?;
                 println!("capture written to {}", path.display());
-                Ok(LoadgenRun::One(Box::new(report)))
+                Ok(LoadgenRun::One(Box::new(done)))
             }
         }
     })?;
-    let report = match report {
+    let (report, generator) = match report {
         LoadgenRun::One(r) => *r,
-        LoadgenRun::Cores(outs) => return finish_loadgen_workers(&a, outs),
+        LoadgenRun::Cores(outs, intervals) => return finish_loadgen_workers(&a, outs, intervals),
     };
-    print!("{report}");
+    let full = mptfo_bench::report::FullReport {
+        report: &report,
+        generator: &generator,
+        extra: None,
+    };
+    print!("{full}");
     println!("client counters (nstat names, non-zero):");
     for (name, v) in &report.client_counters {
         println!("  {name:<40} {v}");
     }
     if let Some(path) = &a.json {
-        std::fs::write(path, report.to_json() + "\n")
+        std::fs::write(path, full.to_json() + "\n")
             .with_context(|| format!("writing {}", path.display()))?;
         println!("  JSON report written to {}", path.display());
     }
@@ -1516,8 +1768,13 @@ pub(crate) fn loadgen(mut a: LoadgenArgs, m: Option<&ArgMatches>) -> Result<()> 
 /// What a loadgen run returns to be reported: one worker's report, or
 /// the outcomes of several pinned workers.
 enum LoadgenRun {
-    One(Box<mptfo_bench::report::Report>),
-    Cores(Vec<LoadgenOutcome>),
+    One(
+        Box<(
+            mptfo_bench::report::Report,
+            mptfo_bench::loadgen::GeneratorFigures,
+        )>,
+    ),
+    Cores(Vec<LoadgenOutcome>, Vec<mptfo_bench::report::Interval>),
 }
 
 /// What one loadgen worker did.
@@ -1526,6 +1783,9 @@ struct LoadgenOutcome {
     pinned: bool,
     report: mptfo_bench::report::Report,
     stats: mptfo_bench::LoadgenStats,
+    hists: mptfo_bench::LatencyHists,
+    /// First SYN and last reply, on the run's clock.
+    span: (Option<u64>, Option<u64>),
     port: PortStats,
     counters: Counters,
     steer: SteerStats,
@@ -1553,7 +1813,7 @@ fn loadgen_workers<'a>(
     stop: &AtomicBool,
     live: &LiveConfig,
     linfo: &LiveLoadgenInfo,
-) -> Result<Vec<LoadgenOutcome>> {
+) -> Result<(Vec<LoadgenOutcome>, Vec<mptfo_bench::report::Interval>)> {
     let cpus = a.dpdk.worker_cpus();
     let n = queues.len();
     let target = lcfg.server;
@@ -1567,15 +1827,20 @@ fn loadgen_workers<'a>(
     let steering = Steering::new(n, INBOX_CAPACITY);
     let failed = AtomicBool::new(false);
     let barrier = run::DoneBarrier::new(n);
+    // Each worker's cumulative counts, for the progress lines.
+    let slots: Vec<run::ProgressSlot> = (0..n).map(|_| run::ProgressSlot::default()).collect();
+    let mut ticker = run::IntervalTicker::new(a.interval, clock.now(), true);
     std::thread::scope(|s| {
         let mut handles = Vec::new();
         for (k, q) in queues.into_iter().enumerate() {
             let cpu = cpus.get(k).copied().unwrap_or(k);
             let (steering, failed, barrier) = (&steering, &failed, &barrier);
+            let slot = &slots[k];
             let clock = clock.clone();
             let mut my = lcfg.clone();
             my.concurrency = share(lcfg.concurrency as u64, k, n) as usize;
             my.transactions = lcfg.transactions.map(|t| share(t, k, n));
+            my.rate = lcfg.rate.map(|r| r / n as f64);
             let h = std::thread::Builder::new()
                 .name(format!("mptfo-lg{k}"))
                 .spawn_scoped(s, move || -> Result<LoadgenOutcome> {
@@ -1589,7 +1854,14 @@ fn loadgen_workers<'a>(
                         if idle {
                             w.app.stop();
                         }
-                        let st = run::loadgen_shared(&mut w, &clock, stop, live, Some(barrier));
+                        let st = run::loadgen_shared(
+                            &mut w,
+                            &clock,
+                            stop,
+                            live,
+                            Some(barrier),
+                            run::Progress::Publish(slot),
+                        );
                         let counters = w.stack.counters();
                         let report = run::loadgen_report(&w, &st, &counters, linfo);
                         Ok(LoadgenOutcome {
@@ -1597,6 +1869,8 @@ fn loadgen_workers<'a>(
                             pinned,
                             report,
                             stats: w.app.stats,
+                            hists: w.app.hists.clone(),
+                            span: (w.app.first_start(), w.app.last_done()),
                             port: w.ports[0].stats(),
                             counters,
                             steer: w.ports[0].stats,
@@ -1611,6 +1885,27 @@ fn loadgen_workers<'a>(
                 })
                 .context("starting a worker thread")?;
             handles.push(h);
+        }
+        // A progress line per interval: the sum of what the workers
+        // published, read here without stopping them.
+        if let Some(t) = ticker.as_mut() {
+            let total = || {
+                let mut c = run::ProgressCounts::default();
+                for slot in &slots {
+                    c.add(&slot.read());
+                }
+                c
+            };
+            while !handles.iter().all(|h| h.is_finished()) {
+                let now = clock.now();
+                if t.due(now) {
+                    t.tick(now, total());
+                } else {
+                    let wait = (t.next_at() - now).min(20_000_000);
+                    std::thread::sleep(Duration::from_nanos(wait));
+                }
+            }
+            t.finish(clock.now(), total());
         }
         let mut outs = Vec::new();
         let mut first_err = None;
@@ -1628,19 +1923,25 @@ fn loadgen_workers<'a>(
         }
         match first_err {
             Some(e) => Err(e),
-            None => Ok(outs),
+            None => Ok((outs, ticker.map(|t| t.intervals).unwrap_or_default())),
         }
     })
 }
 
-/// Prints the per-core reports, the steering figures and the totals (the
-/// line the tests read: `loadgen: total: ...`), writes the JSON summary,
-/// and fails like the one-worker run does.
-fn finish_loadgen_workers(a: &LoadgenArgs, outs: Vec<LoadgenOutcome>) -> Result<()> {
+/// Prints each core's line, the steering figures, the totals (the line
+/// the tests read: `loadgen: total: ...`) and the merged report (latency
+/// histograms of all cores merged, the progress lines in it), writes the
+/// merged report as JSON (with `mptcp_transactions`, `steering` and each
+/// core's own report under `per_core`), and fails like the one-worker run
+/// does.
+fn finish_loadgen_workers(
+    a: &LoadgenArgs,
+    outs: Vec<LoadgenOutcome>,
+    intervals: Vec<mptfo_bench::report::Interval>,
+) -> Result<()> {
     let mut total = mptfo_bench::LoadgenStats::default();
     let mut steer = SteerStats::default();
     let mut port = PortStats::default();
-    let mut unfinished = false;
     for (k, o) in outs.iter().enumerate() {
         println!(
             "loadgen: core {k} (cpu {}{}): {} transactions completed of {} started, {} errors",
@@ -1650,17 +1951,8 @@ fn finish_loadgen_workers(a: &LoadgenArgs, outs: Vec<LoadgenOutcome>) -> Result<
             o.stats.started,
             o.stats.errors
         );
-        print!("{}", o.report);
         println!("loadgen: core {k} steering: {}", o.steer.line());
-        total.started += o.stats.started;
-        total.completed += o.stats.completed;
-        total.completed_mptcp += o.stats.completed_mptcp;
-        total.errors += o.stats.errors;
-        total.incomplete += o.stats.incomplete;
-        total.overlong += o.stats.overlong;
-        total.port_exhausted += o.stats.port_exhausted;
-        total.call_errors += o.stats.call_errors;
-        total.closed += o.stats.closed;
+        total.add(&o.stats);
         steer.add(&o.steer);
         port.rx_packets += o.port.rx_packets;
         port.rx_bytes += o.port.rx_bytes;
@@ -1668,7 +1960,6 @@ fn finish_loadgen_workers(a: &LoadgenArgs, outs: Vec<LoadgenOutcome>) -> Result<
         port.tx_packets += o.port.tx_packets;
         port.tx_bytes += o.port.tx_bytes;
         port.tx_dropped += o.port.tx_dropped;
-        unfinished |= o.report.run.drain_timed_out || o.report.run.wall_timed_out;
     }
     println!("loadgen: steering: {}", steer.line());
     print_port_stats(&port);
@@ -1682,36 +1973,34 @@ fn finish_loadgen_workers(a: &LoadgenArgs, outs: Vec<LoadgenOutcome>) -> Result<
         total.overlong,
         total.completed_mptcp
     );
+    // The whole load: from the first SYN of any core to the last reply.
+    let first = outs.iter().filter_map(|o| o.span.0).min();
+    let last = outs.iter().filter_map(|o| o.span.1).max();
+    let load_seconds = match (first, last) {
+        (Some(a), Some(b)) => b.saturating_sub(a) as f64 / 1e9,
+        _ => 0.0,
+    };
+    let hists = mptfo_bench::LatencyHists::merged(outs.iter().map(|o| &o.hists));
+    let parts: Vec<&mptfo_bench::report::Report> = outs.iter().map(|o| &o.report).collect();
+    let mut report = mptfo_bench::report::Report::merge(&parts, hists.latencies(), load_seconds)
+        .ok_or_else(|| anyhow!("no worker ran"))?;
+    report.intervals = intervals;
+    let generator = mptfo_bench::loadgen::GeneratorFigures::of(&total, load_seconds);
+    let extra = run::multi_core_json(total.completed_mptcp, &steer, &parts);
+    let full = mptfo_bench::report::FullReport {
+        report: &report,
+        generator: &generator,
+        extra: Some(&extra),
+    };
+    print!("{full}");
     let counters = Counters::sum(outs.iter().map(|o| &o.counters));
     print_counters("client", &counters);
     if let Some(path) = &a.json {
-        // Hand-written JSON (the totals; each core's full report inside).
-        let per_core: Vec<String> = outs.iter().map(|o| o.report.to_json()).collect();
-        let client_counters: Vec<String> = counters
-            .nonzero()
-            .map(|(k, v)| format!("\"{k}\":{v}"))
-            .collect();
-        let v = format!(
-            "{{\"clock\":\"wall\",\"cores\":{},\"transactions\":{},\"started\":{},\"mptcp_transactions\":{},\"errors\":{{\"total\":{},\"incomplete\":{},\"overlong\":{}}},\"steering\":{{\"received\":{},\"steered_out\":{},\"steered_fraction\":{},\"broadcast\":{},\"dropped\":{}}},\"client_counters\":{{{}}},\"per_core\":[{}]}}",
-            outs.len(),
-            total.completed,
-            total.started,
-            total.completed_mptcp,
-            total.errors,
-            total.incomplete,
-            total.overlong,
-            steer.received,
-            steer.steered_out,
-            steer.steered_fraction(),
-            steer.broadcast,
-            steer.dropped,
-            client_counters.join(","),
-            per_core.join(",")
-        );
-        std::fs::write(path, v + "\n").with_context(|| format!("writing {}", path.display()))?;
+        std::fs::write(path, full.to_json() + "\n")
+            .with_context(|| format!("writing {}", path.display()))?;
         println!("  JSON report written to {}", path.display());
     }
-    if unfinished {
+    if report.run.drain_timed_out || report.run.wall_timed_out {
         bail!("the run did not finish normally (see the warnings above)");
     }
     if total.completed == 0 {
@@ -1786,5 +2075,102 @@ mod tests {
             .collect();
         assert_eq!(file_prefix(&args).as_deref(), Some("p"));
         assert_eq!(first_vdev(&args).as_deref(), Some("net_ring0"));
+    }
+
+    #[test]
+    fn worker_ports_take_their_queue_of_every_port() {
+        // Two workers, two further ports: handed over worker by worker.
+        let w = worker_ports(vec!["a0", "a1"], vec!["b0", "c0", "b1", "c1"]);
+        assert_eq!(w, vec![vec!["a0", "b0", "c0"], vec!["a1", "b1", "c1"]]);
+        let w = worker_ports(vec!["a0"], Vec::new());
+        assert_eq!(w, vec![vec!["a0"]]);
+    }
+
+    /// `DpdkArgs` as the command line gives them.
+    #[derive(clap::Parser, Debug)]
+    struct Cli {
+        #[command(flatten)]
+        d: DpdkArgs,
+    }
+
+    fn with_file(text: &str, flags: &[&str]) -> DpdkArgs {
+        use clap::{CommandFactory, FromArgMatches};
+        let dir = std::env::temp_dir().join(format!("mptfo-live-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(format!("{}.toml", flags.len()));
+        std::fs::write(&path, text).unwrap();
+        let mut argv = vec!["t", "--config", path.to_str().unwrap()];
+        argv.extend_from_slice(flags);
+        let m = Cli::command().get_matches_from(argv);
+        let mut cli = Cli::from_arg_matches(&m).unwrap();
+        let c = load_file(&cli.d.file).unwrap().unwrap();
+        cli.d.apply_file(&c, Some(&m)).unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        cli.d
+    }
+
+    const TWO_PORTS: &str = r#"
+cores = [0, 1]
+[[port]]
+vdev = "net_af_packet0,iface=s1,qpairs=2"
+addresses = ["10.0.1.12/24"]
+neighbours = [{ ip = "10.0.1.1", mac = "02:00:00:00:01:01" }]
+[[port]]
+vdev = "net_af_packet1,iface=s2,qpairs=2"
+addresses = ["10.0.2.12/24"]
+neighbours = [{ ip = "10.0.2.1", mac = "02:00:00:00:02:01" }]
+[mptcp.limits]
+subflows = 3
+add_addr_accepted = 1
+[[mptcp.endpoint]]
+address = "10.0.2.12"
+id = 5
+flags = ["signal", "backup"]
+[serve]
+listen_port = 8080
+"#;
+
+    #[test]
+    fn every_port_of_the_file_is_driven() {
+        let d = with_file(TWO_PORTS, &[]);
+        assert!(d
+            .eal_str()
+            .contains("--vdev=net_af_packet1,iface=s2,qpairs=2"));
+        assert_eq!(d.extra_ports.len(), 1);
+        assert_eq!(d.extra_ports[0].dev, "net_af_packet1");
+        assert_eq!(
+            d.extra_ports[0].ips,
+            vec!["10.0.2.12/24".parse::<IpPrefix>().unwrap()]
+        );
+        // Both ports' neighbours, the first port's first.
+        let n: Vec<String> = d.neighbors.iter().map(|n| n.ip.to_string()).collect();
+        assert_eq!(n, ["10.0.1.1", "10.0.2.1"]);
+        let l = d.pm_limits.unwrap().0;
+        assert_eq!((l.subflows(), l.add_addr_accepted()), (3, 1));
+        let eps = pm_endpoints(&d);
+        assert_eq!(eps.len(), 1);
+        let (ip, id, f) = eps[0];
+        assert_eq!((ip.to_string(), id), ("10.0.2.12".to_owned(), Some(5)));
+        assert!(f.signal && f.backup && !f.subflow);
+        assert_eq!(d.workers(), 2);
+        check_pm(&d).unwrap();
+
+        // Flags beat the file: --extra-port replaces the further ports
+        // (their devices leave the EAL arguments), --signal the endpoints.
+        let d = with_file(
+            TWO_PORTS,
+            &[
+                "--extra-port",
+                "net_ring0=10.0.3.2/24",
+                "--signal",
+                "10.0.3.2",
+            ],
+        );
+        assert!(!d.eal_str().contains("net_af_packet1"));
+        assert_eq!(d.extra_ports.len(), 1);
+        assert_eq!(d.extra_ports[0].dev, "net_ring0");
+        assert_eq!(pm_endpoints(&d).len(), 1);
+        assert_eq!(pm_endpoints(&d)[0].0.to_string(), "10.0.3.2");
+        check_pm(&d).unwrap();
     }
 }

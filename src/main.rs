@@ -8,9 +8,13 @@
 //!   Linux kernel's own MPTCP + TFO stack (the interop tests' peers).
 //! - `mptfo tfo-cookie`: the TFO cookie a Linux server would issue.
 //! - `mptfo mptcp-key`: token and IDSN of an MPTCP key.
+//! - `mptfo lab`: a test bed from one lab file, and scenario runs on it
+//!   (module `lab`, crate mptfo-deploy).
 
 #![forbid(unsafe_code)]
 
+mod kernel_mode;
+mod lab;
 mod live;
 
 use std::net::{IpAddr, SocketAddr};
@@ -82,6 +86,11 @@ enum Command {
         /// hex digits, or decimal.
         key: String,
     },
+    /// A test bed from one lab file: network namespaces, veth and memif
+    /// links, hugepages and MPTCP settings (`up`, `down`, `status`), and
+    /// scenario runs that compare mptfo and the Linux kernel side by side
+    /// (`run`: results folder and report).
+    Lab(lab::LabArgs),
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -175,6 +184,40 @@ struct BenchArgs {
     /// Open the path-2 subflow as a backup (MP_JOIN B flag).
     #[arg(long)]
     backup2: bool,
+    /// Open loop: start this many connections per second on a fixed
+    /// schedule in virtual time, whatever the replies do; latencies count
+    /// from each connection's intended start. Default: closed loop with
+    /// --concurrency in flight.
+    #[arg(long, conflicts_with = "concurrency")]
+    rate: Option<f64>,
+    /// Open loop: the cap on connections in flight; a start due beyond it
+    /// is not made and is counted as refused.
+    #[arg(long, default_value_t = 65536, requires = "rate")]
+    max_in_flight: usize,
+    /// Requests per connection: 1 opens a connection per transaction;
+    /// more keeps each connection for that many request/reply exchanges
+    /// (the first in the SYN with TFO).
+    #[arg(long, default_value_t = 1)]
+    requests_per_connection: u64,
+    /// Rate limit of the link in Mbit/s, each direction (default:
+    /// unlimited): frames queue behind it, so the server side can fall
+    /// behind the offered load.
+    #[arg(long)]
+    link_mbps: Option<f64>,
+    /// Stall the load generator: AT+LEN (e.g. 500ms+200ms) leaves its
+    /// worker unpolled for LEN from AT after the start, while the server
+    /// and the link go on (a descheduled thread). Compare the closed and
+    /// the open loop's tails with it.
+    #[arg(long, value_parser = parse_pause)]
+    client_pause: Option<(Duration, Duration)>,
+}
+
+/// `AT+LEN`, two durations.
+fn parse_pause(s: &str) -> Result<(Duration, Duration), String> {
+    let (at, len) = s
+        .split_once('+')
+        .ok_or_else(|| format!("`{s}`: expected AT+LEN, e.g. 500ms+200ms"))?;
+    Ok((parse_duration(at)?, parse_duration(len)?))
 }
 
 impl Reply {
@@ -320,13 +363,46 @@ fn bench(args: BenchArgs) -> Result<()> {
         paths: usize::from(args.paths),
         rtt2: args.rtt2,
         backup2: args.backup2,
+        rate: args.rate,
+        requests_per_connection: args.requests_per_connection,
+        client_pause: args.client_pause,
+        link_rate_bps: match args.link_mbps {
+            None => None,
+            Some(m) if m.is_finite() && m > 0.0 && m * 1e6 >= 1.0 => Some((m * 1e6) as u64),
+            Some(m) => bail!("--link-mbps {m}: expected a positive number of Mbit/s"),
+        },
         ..BenchConfig::default()
+    };
+    if let Some(r) = args.rate {
+        if !(r.is_finite() && r > 0.0) {
+            bail!("--rate {r}: expected a positive number of connections per second");
+        }
+        if args.max_in_flight == 0 {
+            bail!("--max-in-flight 0: expected at least 1");
+        }
+    }
+    if args.requests_per_connection == 0 {
+        bail!("--requests-per-connection 0: expected at least 1");
+    }
+    let cfg = BenchConfig {
+        concurrency: if args.rate.is_some() {
+            args.max_in_flight
+        } else {
+            cfg.concurrency
+        },
+        ..cfg
     };
     let outcome = mptfo_bench::run(&cfg).map_err(anyhow::Error::msg)?;
     let report = outcome.report();
-    print!("{report}");
+    let generator = outcome.generator();
+    let full = mptfo_bench::report::FullReport {
+        report: &report,
+        generator: &generator,
+        extra: None,
+    };
+    print!("{full}");
     if let Some(path) = &args.json {
-        std::fs::write(path, report.to_json() + "\n")
+        std::fs::write(path, full.to_json() + "\n")
             .with_context(|| format!("writing {}", path.display()))?;
         println!("  JSON report written to {}", path.display());
     }
@@ -491,6 +567,7 @@ fn main() -> Result<()> {
             server,
         } => tfo_cookie(&key, client, server),
         Command::MptcpKey { key } => mptcp_key(&key),
+        Command::Lab(args) => lab::lab(args),
     };
     // A bad settings file: its diagnostics as the config crate words
     // them, exit status 2 (like a usage error).

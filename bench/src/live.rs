@@ -8,9 +8,16 @@
 //! iteration that received nothing and has no timer due sleeps that long.
 //! It stops on a flag (set by SIGINT/SIGTERM), on a duration, or — for the
 //! load generator — once the load is done and the connections drained.
+//!
+//! Progress of a load generator ([`IntervalTicker`], a line per
+//! `--interval`): a single worker takes its own figures when an interval
+//! ends; several workers each publish their cumulative counts into their
+//! own cache-line-sized [`ProgressSlot`] (plain atomic stores, no locks,
+//! no shared line written by two cores) every [`PUBLISH_NS`], and the main
+//! thread sums the slots when an interval ends.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use mptfo_engine::config::ReplyTiming;
 use mptfo_engine::counters::Counters;
@@ -18,8 +25,8 @@ use mptfo_engine::time::{Duration, Instant};
 use mptfo_engine::worker::Worker;
 use mptfo_nic::{Clock, Port};
 
-use crate::loadgen::LoadgenApp;
-use crate::report::{Report, ReportConfig, ReportInput};
+use crate::loadgen::{GeneratorFigures, LoadgenApp, LoadgenStats};
+use crate::report::{Interval, Report, ReportConfig, ReportInput};
 use crate::serve::ServeApp;
 
 /// How a live loop runs.
@@ -67,21 +74,202 @@ pub struct LiveStats {
     pub drain_timed_out: bool,
 }
 
-/// One iteration: poll at the clock's time, then maybe sleep.
+/// One iteration: poll at the clock's time, then maybe sleep (not when a
+/// timer, or the application's `app_due` time, has come).
 fn step<P: Port, A: mptfo_engine::worker::App<P>>(
     w: &mut Worker<P, A>,
     clock: &Clock,
     idle: Option<Duration>,
     st: &mut LiveStats,
+    app_due: Option<u64>,
 ) {
     let now = clock.now();
     let rx = w.poll(Instant(now));
     st.polls += 1;
     st.frames += rx as u64;
     if let Some(d) = idle {
-        let due = w.next_deadline().is_some_and(|t| t.0 <= clock.now());
+        let now = clock.now();
+        let due =
+            w.next_deadline().is_some_and(|t| t.0 <= now) || app_due.is_some_and(|t| t <= now);
         if rx == 0 && !due {
+            // Not past the application's next due time either.
+            let d = match app_due {
+                Some(t) => d.min(Duration::from_nanos(t - now)),
+                None => d,
+            };
             std::thread::sleep(d);
+        }
+    }
+}
+
+/// How often a worker of a multi-core load generator publishes its counts
+/// into its [`ProgressSlot`] (5 ms): the per-second lines are that exact.
+pub const PUBLISH_NS: u64 = 5_000_000;
+
+/// Cumulative counts of a load generator, as the progress lines need them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ProgressCounts {
+    /// Connections opened.
+    pub connections: u64,
+    /// Requests answered in full.
+    pub requests: u64,
+    /// SYN data the server acknowledged (client's view).
+    pub tfo_accepted: u64,
+    /// MPTCP fallbacks the client saw (SYN/ACK without MP_CAPABLE, data
+    /// without a mapping).
+    pub fallbacks: u64,
+    /// Retransmitted segments.
+    pub retransmissions: u64,
+    /// Connections that ended badly.
+    pub errors: u64,
+}
+
+impl ProgressCounts {
+    /// The counts of a load generator and its stack's counters.
+    pub fn of(stats: &LoadgenStats, c: &Counters) -> ProgressCounts {
+        ProgressCounts {
+            connections: stats.connections,
+            requests: stats.completed,
+            tfo_accepted: c
+                .tcp_ext_tcp_fast_open_active
+                .saturating_sub(c.tcp_ext_tcp_fast_open_active_fail),
+            fallbacks: c.mptcp_mp_capable_fallback_synack + c.mptcp_mp_capable_data_fallback,
+            retransmissions: c.tcp_retrans_segs,
+            errors: stats.errors,
+        }
+    }
+
+    /// Adds another worker's counts.
+    pub fn add(&mut self, o: &ProgressCounts) {
+        self.connections += o.connections;
+        self.requests += o.requests;
+        self.tfo_accepted += o.tfo_accepted;
+        self.fallbacks += o.fallbacks;
+        self.retransmissions += o.retransmissions;
+        self.errors += o.errors;
+    }
+
+    /// What happened between `prev` and these counts, over an interval of
+    /// `len_s` seconds that ended `t_s` seconds after the start.
+    pub fn interval_since(&self, prev: &ProgressCounts, t_s: f64, len_s: f64) -> Interval {
+        let per_s = |a: u64, b: u64| {
+            if len_s > 0.0 {
+                a.saturating_sub(b) as f64 / len_s
+            } else {
+                0.0
+            }
+        };
+        Interval {
+            t_s,
+            len_s,
+            connections_per_s: per_s(self.connections, prev.connections),
+            requests_per_s: per_s(self.requests, prev.requests),
+            tfo_accepted: self.tfo_accepted.saturating_sub(prev.tfo_accepted),
+            fallbacks: self.fallbacks.saturating_sub(prev.fallbacks),
+            retransmissions: self.retransmissions.saturating_sub(prev.retransmissions),
+            errors: self.errors.saturating_sub(prev.errors),
+        }
+    }
+}
+
+/// One worker's published [`ProgressCounts`]: written by that worker
+/// only (relaxed stores), read by the main thread; aligned to 128 bytes
+/// so that no two workers' slots share a cache line (nor an adjacent-line
+/// prefetch pair).
+#[derive(Debug, Default)]
+#[repr(align(128))]
+pub struct ProgressSlot {
+    counts: [AtomicU64; 6],
+}
+
+impl ProgressSlot {
+    /// Publishes the worker's counts.
+    pub fn publish(&self, c: &ProgressCounts) {
+        let v = [
+            c.connections,
+            c.requests,
+            c.tfo_accepted,
+            c.fallbacks,
+            c.retransmissions,
+            c.errors,
+        ];
+        for (a, v) in self.counts.iter().zip(v) {
+            a.store(v, Ordering::Relaxed);
+        }
+    }
+
+    /// The counts last published.
+    pub fn read(&self) -> ProgressCounts {
+        let v = |i: usize| self.counts[i].load(Ordering::Relaxed);
+        ProgressCounts {
+            connections: v(0),
+            requests: v(1),
+            tfo_accepted: v(2),
+            fallbacks: v(3),
+            retransmissions: v(4),
+            errors: v(5),
+        }
+    }
+}
+
+/// Turns cumulative counts into a progress line every `every`, printed
+/// (`Interval`'s Display) and kept for the report.
+#[derive(Debug, Clone)]
+pub struct IntervalTicker {
+    every_ns: u64,
+    start: u64,
+    last: u64,
+    prev: ProgressCounts,
+    print: bool,
+    /// The intervals so far.
+    pub intervals: Vec<Interval>,
+}
+
+impl IntervalTicker {
+    /// Lines every `every` from `start` (ns on the run's clock), printed to
+    /// stdout when `print`; `None` when `every` is zero (no lines).
+    pub fn new(every: Duration, start: u64, print: bool) -> Option<IntervalTicker> {
+        let every_ns = u64::try_from(every.as_nanos()).unwrap_or(u64::MAX);
+        (every_ns > 0).then_some(IntervalTicker {
+            every_ns,
+            start,
+            last: start,
+            prev: ProgressCounts::default(),
+            print,
+            intervals: Vec::new(),
+        })
+    }
+
+    /// When the current interval ends, ns.
+    pub fn next_at(&self) -> u64 {
+        self.last.saturating_add(self.every_ns)
+    }
+
+    /// The current interval has ended.
+    pub fn due(&self, now: u64) -> bool {
+        now >= self.next_at()
+    }
+
+    /// Ends the current interval at `now` with the cumulative `counts`:
+    /// the line, printed if asked, and kept.
+    pub fn tick(&mut self, now: u64, counts: ProgressCounts) -> Interval {
+        let t_s = now.saturating_sub(self.start) as f64 / 1e9;
+        let len_s = now.saturating_sub(self.last) as f64 / 1e9;
+        let i = counts.interval_since(&self.prev, t_s, len_s);
+        self.prev = counts;
+        self.last = now;
+        if self.print {
+            println!("{i}");
+        }
+        self.intervals.push(i);
+        i
+    }
+
+    /// Ends the last, partial interval at `now` (when the run ends), if it
+    /// is at least 1 ms long.
+    pub fn finish(&mut self, now: u64, counts: ProgressCounts) {
+        if now.saturating_sub(self.last) >= 1_000_000 {
+            self.tick(now, counts);
         }
     }
 }
@@ -101,7 +289,7 @@ pub fn serve<P: Port>(
         .duration
         .map(|d| clock.now().saturating_add(d.as_nanos() as u64));
     loop {
-        step(w, clock, cfg.idle_sleep, &mut st);
+        step(w, clock, cfg.idle_sleep, &mut st, None);
         if stop.load(Ordering::Relaxed) {
             st.interrupted = true;
             break;
@@ -127,8 +315,22 @@ pub fn loadgen<P: Port>(
     clock: &Clock,
     stop: &AtomicBool,
     cfg: &LiveConfig,
+    progress: Progress<'_>,
 ) -> LiveStats {
-    loadgen_shared(w, clock, stop, cfg, None)
+    loadgen_shared(w, clock, stop, cfg, None, progress)
+}
+
+/// Where a load-generator worker's progress goes.
+#[derive(Debug)]
+pub enum Progress<'a> {
+    /// Nowhere.
+    Off,
+    /// Lines, when each interval ends (a single worker): the last,
+    /// partial interval ends with the run.
+    Lines(&'a mut IntervalTicker),
+    /// Published every [`PUBLISH_NS`] (and at the end) into this worker's
+    /// slot, for the main thread's lines.
+    Publish(&'a ProgressSlot),
 }
 
 /// Workers that share a port (each behind the software steering step):
@@ -170,6 +372,7 @@ pub fn loadgen_shared<P: Port>(
     stop: &AtomicBool,
     cfg: &LiveConfig,
     barrier: Option<&DoneBarrier>,
+    mut progress: Progress<'_>,
 ) -> LiveStats {
     let mut st = LiveStats::default();
     let wall = std::time::Instant::now();
@@ -181,9 +384,23 @@ pub fn loadgen_shared<P: Port>(
     let drain_ns = cfg.drain.as_nanos() as u64;
     let mut load_end: Option<u64> = None;
     let mut stopped_at_signals = 0usize;
+    let mut next_publish = start;
     loop {
-        step(w, clock, cfg.idle_sleep, &mut st);
+        let app_due = w.app.next_start(clock.now());
+        step(w, clock, cfg.idle_sleep, &mut st, app_due);
         let now = clock.now();
+        match &mut progress {
+            Progress::Lines(t) if t.due(now) => {
+                let c = w.stack.counters();
+                t.tick(now, ProgressCounts::of(&w.app.stats, &c));
+            }
+            Progress::Publish(slot) if now >= next_publish => {
+                let c = w.stack.counters();
+                slot.publish(&ProgressCounts::of(&w.app.stats, &c));
+                next_publish = now.saturating_add(PUBLISH_NS);
+            }
+            _ => {}
+        }
         if stop.load(Ordering::Relaxed) {
             if !st.interrupted {
                 st.interrupted = true;
@@ -210,6 +427,13 @@ pub fn loadgen_shared<P: Port>(
     }
     // The last closes go out.
     w.poll(Instant(clock.now()));
+    let c = w.stack.counters();
+    let counts = ProgressCounts::of(&w.app.stats, &c);
+    match progress {
+        Progress::Lines(t) => t.finish(clock.now(), counts),
+        Progress::Publish(slot) => slot.publish(&counts),
+        Progress::Off => {}
+    }
     st.wall_ns = wall.elapsed().as_nanos() as u64;
     st.cpu_ns = cpu.map_or(st.wall_ns, |c| c.elapsed().as_nanos() as u64);
     st.load_ns = match (w.app.first_start(), w.app.last_done()) {
@@ -221,7 +445,7 @@ pub fn loadgen_shared<P: Port>(
         w.app.stop();
         let mut extra = LiveStats::default();
         while !b.all_done() {
-            step(w, clock, cfg.idle_sleep, &mut extra);
+            step(w, clock, cfg.idle_sleep, &mut extra, None);
             if hard_end.is_some_and(|e| clock.now() >= e)
                 || (stop.load(Ordering::Relaxed)
                     && crate::sys::signals_received() > stopped_at_signals)
@@ -234,6 +458,52 @@ pub fn loadgen_shared<P: Port>(
         st.frames += extra.frames;
     }
     st
+}
+
+/// Runs a single load generator worker (see [`loadgen`]) with a progress
+/// line every `interval` (zero: none) and gives its report, the lines in
+/// `intervals`, and the generator's own figures.
+pub fn loadgen_one<P: Port>(
+    w: &mut Worker<P, LoadgenApp>,
+    clock: &Clock,
+    stop: &AtomicBool,
+    cfg: &LiveConfig,
+    interval: Duration,
+    info: &LiveLoadgenInfo,
+) -> (Report, GeneratorFigures) {
+    let mut ticker = IntervalTicker::new(interval, clock.now(), true);
+    let progress = match ticker.as_mut() {
+        Some(t) => Progress::Lines(t),
+        None => Progress::Off,
+    };
+    let st = loadgen(w, clock, stop, cfg, progress);
+    let counters = w.stack.counters();
+    let mut report = loadgen_report(w, &st, &counters, info);
+    report.intervals = ticker.map(|t| t.intervals).unwrap_or_default();
+    let generator = GeneratorFigures::of(&w.app.stats, st.load_ns as f64 / 1e9);
+    (report, generator)
+}
+
+/// The keys a multi-core load generator's JSON report has beyond the
+/// merged report (`crate::report::FullReport::extra`): the transactions
+/// that stayed MPTCP, the software steering's figures (all workers) and
+/// each worker's own report.
+pub fn multi_core_json(
+    mptcp_transactions: u64,
+    steer: &crate::steer::SteerStats,
+    per_core: &[&Report],
+) -> serde_json::Value {
+    serde_json::json!({
+        "mptcp_transactions": mptcp_transactions,
+        "steering": {
+            "received": steer.received,
+            "steered_out": steer.steered_out,
+            "steered_fraction": steer.steered_fraction(),
+            "broadcast": steer.broadcast,
+            "dropped": steer.dropped,
+        },
+        "per_core": per_core,
+    })
 }
 
 /// What a live load-generator run is described with in its report.
@@ -305,4 +575,59 @@ pub fn loadgen_report<P: Port>(
         open_at_end: (app.open_connections(), 0),
         stragglers,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn counts(connections: u64, requests: u64, retransmissions: u64) -> ProgressCounts {
+        ProgressCounts {
+            connections,
+            requests,
+            retransmissions,
+            ..ProgressCounts::default()
+        }
+    }
+
+    #[test]
+    fn ticker_turns_totals_into_rates() {
+        let s = 1_000_000_000;
+        let mut t = IntervalTicker::new(Duration::from_secs(1), s, false).expect("on");
+        assert!(!t.due(s + 999_999_999));
+        assert!(t.due(s + 1_000_000_000));
+        let i = t.tick(s + 1_000_000_000, counts(500, 1000, 3));
+        assert_eq!((i.t_s, i.len_s), (1.0, 1.0));
+        assert_eq!((i.connections_per_s, i.requests_per_s), (500.0, 1000.0));
+        assert_eq!(i.retransmissions, 3);
+        // A late tick: a longer interval, rates per second of it.
+        let i = t.tick(s + 3_000_000_000, counts(1500, 3000, 3));
+        assert_eq!((i.t_s, i.len_s), (3.0, 2.0));
+        assert_eq!(i.connections_per_s, 500.0);
+        assert_eq!(i.retransmissions, 0);
+        assert_eq!(t.next_at(), s + 4_000_000_000);
+        // The run ends: a last partial interval, unless it is under 1 ms.
+        t.finish(s + 3_000_500_000, counts(1500, 3000, 3));
+        assert_eq!(t.intervals.len(), 2);
+        t.finish(s + 3_500_000_000, counts(1750, 3500, 3));
+        assert_eq!(t.intervals.len(), 3);
+        assert_eq!(t.intervals[2].connections_per_s, 500.0);
+        assert_eq!(t.intervals[2].len_s, 0.5);
+        assert!(IntervalTicker::new(Duration::ZERO, s, false).is_none());
+    }
+
+    #[test]
+    fn slots_publish_and_sum() {
+        let slots: Vec<ProgressSlot> = (0..2).map(|_| ProgressSlot::default()).collect();
+        assert_eq!(std::mem::align_of::<ProgressSlot>(), 128);
+        slots[0].publish(&counts(1, 2, 3));
+        slots[1].publish(&counts(10, 20, 30));
+        let mut sum = ProgressCounts::default();
+        for s in &slots {
+            sum.add(&s.read());
+        }
+        assert_eq!(sum, counts(11, 22, 33));
+        let line = format!("{}", sum.interval_since(&counts(1, 2, 3), 2.0, 1.0));
+        assert!(line.contains("conn/s=        10"), "{line}");
+    }
 }

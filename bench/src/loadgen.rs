@@ -1,24 +1,47 @@
-//! The closed-loop load generator.
+//! The load generator: closed or open loop, one request per connection
+//! (connections/s) or several (requests/s).
 //!
-//! `concurrency` slots, each running transactions back to back: connect
-//! (with TFO, the request rides in the SYN: `connect(addr, &request, ..)`;
-//! without, the request is written once the connection is up), read the
-//! whole reply, close, and start the next transaction at once. The load
-//! stops when the transaction count or the load duration is reached; the
-//! transactions under way then finish.
+//! Closed loop: `concurrency` slots, each running connections back to
+//! back: connect (with TFO, the request rides in the SYN:
+//! `connect(addr, &request, ..)`; without, the request is written once the
+//! connection is up), read the whole reply, close, and start the next one
+//! at once.
+//!
+//! Open loop (`rate`): connections start on a fixed schedule, `rate` per
+//! second ([`Schedule`]), whatever the replies do; `concurrency` is then
+//! only a cap on the connections in flight: a start beyond it is refused
+//! and counted, not queued. Each connection's latencies count from its
+//! intended start on the schedule, not from when its SYN actually left, so
+//! a stall of the generator or of the server shows in the tail instead of
+//! being hidden (coordinated omission). A start that could only happen
+//! more than [`LATE_NS`] after its intended time is counted as late, with
+//! the worst lag.
+//!
+//! Keep-alive (`requests_per_connection` N > 1): each connection carries N
+//! request/reply exchanges, the first one in the SYN under TFO, the next
+//! one written as soon as the previous reply is complete; then it closes.
+//! A transaction is one request/reply exchange: counts and limits are in
+//! requests, the schedule is in connections.
+//!
+//! The load stops when the transaction count or the load duration is
+//! reached (an open loop makes every start due before the end, late or
+//! not, unless it is more than [`OVERRUN_NS`] behind); the connections
+//! under way then finish their requests.
 //!
 //! With TFO the first connection has no cookie yet: it asks for one (its
 //! request follows the handshake). Until a cookie has arrived only that
-//! one transaction runs, so that every later SYN carries data; the
-//! remaining slots open when the first `Connected` arrives.
+//! one connection runs, so that every later SYN carries data; the
+//! remaining slots open (closed loop), or the schedule starts (open loop),
+//! when the first `Connected` arrives.
 //!
 //! Latencies are taken on the worker's clock (virtual time on the mem
-//! link) from the `connect` call (the SYN) to the first and to the last
-//! byte of the reply, in microseconds, into HDR histograms.
+//! link) into the worker's own [`LatencyHists`]: start -> SYN/ACK once per
+//! connection, start -> first and -> last byte of the reply once per
+//! request (the start of a later request of a kept-alive connection is
+//! the moment it was written).
 
 use std::net::{IpAddr, SocketAddr};
 
-use hdrhistogram::Histogram;
 use mptfo_engine::shard::{port_for_core, EPHEMERAL};
 use mptfo_engine::stack::{
     CloseReason, ConnId, ConnectOptions, Event, MptcpMode, Stack, StackError,
@@ -26,7 +49,9 @@ use mptfo_engine::stack::{
 use mptfo_engine::time::{Duration, Instant};
 use mptfo_engine::worker::App;
 use mptfo_nic::{Buf, Clock, Port};
+use serde::Serialize;
 
+use crate::hist::LatencyHists;
 use crate::serve::pattern;
 use crate::table::ConnTable;
 
@@ -47,6 +72,15 @@ const CONNECTS_PER_POLL: usize = 64;
 /// ports are looked at).
 const SHARD_PORT_TRIES: usize = 64;
 
+/// An open-loop start that happens more than this long (1 ms) after its
+/// intended time is counted as late.
+pub const LATE_NS: u64 = 1_000_000;
+
+/// An open loop behind its schedule goes on making the starts that were
+/// due before the end of the load duration for at most this long (1 s)
+/// after it; the ones still left then are not made.
+pub const OVERRUN_NS: u64 = 1_000_000_000;
+
 /// Where a sharded load generator's active opens come from.
 #[derive(Debug, Clone, Copy)]
 struct Shard {
@@ -57,21 +91,74 @@ struct Shard {
     next_port: u16,
 }
 
-/// Highest latency the histograms hold (1 hour, in µs); larger values are
-/// clamped.
-const MAX_LATENCY_US: u64 = 3_600_000_000;
+/// The fixed schedule of an open loop: start `k` (from 0) is due at
+/// `t0 + round(k * 10⁹ / rate)` ns. Computed from `k`, not by adding a
+/// rounded period, so it does not drift.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Schedule {
+    t0: u64,
+    period_ns: f64,
+    next: u64,
+}
 
-/// Significant digits the histograms keep: 4, so that virtual-time
-/// latencies up to 16 ms are exact to the microsecond and larger ones
-/// within 0.01 %.
-const SIGNIFICANT_DIGITS: u8 = 4;
+impl Schedule {
+    /// `rate` starts per second from `t0` (ns). `rate` must be positive
+    /// and finite.
+    pub fn new(rate: f64, t0: u64) -> Schedule {
+        Schedule {
+            t0,
+            period_ns: 1e9 / rate,
+            next: 0,
+        }
+    }
+
+    /// When start `k` is due, ns.
+    pub fn due(&self, k: u64) -> u64 {
+        self.t0
+            .saturating_add((k as f64 * self.period_ns).round() as u64)
+    }
+
+    /// When the next start is due, ns.
+    pub fn next_due(&self) -> u64 {
+        self.due(self.next)
+    }
+
+    /// Starts taken from the schedule so far (made or refused).
+    pub fn taken(&self) -> u64 {
+        self.next
+    }
+
+    /// Starts due before `end` (ns), from the first.
+    pub fn due_before(&self, end: u64) -> u64 {
+        if end <= self.t0 {
+            return 0;
+        }
+        // An estimate, then corrected for the rounding of `due`.
+        let mut k = ((end - self.t0) as f64 / self.period_ns).ceil() as u64;
+        while k > 0 && self.due(k - 1) >= end {
+            k -= 1;
+        }
+        while self.due(k) < end {
+            k += 1;
+        }
+        k
+    }
+
+    /// Takes the next start: its due time.
+    pub fn take(&mut self) -> u64 {
+        let t = self.next_due();
+        self.next += 1;
+        t
+    }
+}
 
 /// What the load generator does.
 #[derive(Debug, Clone)]
 pub struct LoadgenConfig {
     /// Where to connect.
     pub server: SocketAddr,
-    /// Transactions in flight at once.
+    /// Closed loop: connections in flight at once. Open loop: the cap on
+    /// connections in flight (starts beyond it are refused and counted).
     pub concurrency: usize,
     /// Bytes of one request.
     pub request_bytes: usize,
@@ -81,26 +168,57 @@ pub struct LoadgenConfig {
     pub tfo: bool,
     /// Offer MPTCP.
     pub mptcp: bool,
-    /// Stop starting transactions after this many.
+    /// Stop starting transactions (requests) after this many.
     pub transactions: Option<u64>,
-    /// Stop starting transactions this long after the first one.
+    /// Stop starting connections this long after the first one.
     pub duration: Option<Duration>,
+    /// Open loop: connections started per second (positive, finite);
+    /// `None`: closed loop.
+    pub rate: Option<f64>,
+    /// Request/reply exchanges per connection (at least 1).
+    pub requests_per_connection: u64,
+}
+
+impl LoadgenConfig {
+    /// Checks the values; the error names the bad one.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.concurrency == 0 {
+            return Err("concurrency (connections in flight) must be at least 1".into());
+        }
+        if self.request_bytes == 0 || self.response_bytes == 0 {
+            return Err("request and response sizes must be at least 1 byte".into());
+        }
+        if self.requests_per_connection == 0 {
+            return Err("requests per connection 0: expected at least 1".into());
+        }
+        if let Some(r) = self.rate {
+            if !(r.is_finite() && r > 0.0) {
+                return Err(format!(
+                    "rate {r}: expected a positive number of connections per second"
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Counts of the load generator.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct LoadgenStats {
-    /// Transactions started (`connect` succeeded).
+    /// Transactions (requests) started: sent with `connect`, or written on
+    /// a kept-alive connection.
     pub started: u64,
     /// Transactions whose whole reply arrived.
     pub completed: u64,
     /// Completed transactions whose connection was MPTCP (not fallen back)
     /// when the reply was complete.
     pub completed_mptcp: u64,
+    /// Connections opened (`connect` succeeded).
+    pub connections: u64,
     /// Connections that ended with a reason other than `Graceful`, or
-    /// ended before the whole reply arrived.
+    /// ended before every reply arrived.
     pub errors: u64,
-    /// Transactions whose connection ended before the whole reply arrived.
+    /// Connections that ended before every reply arrived.
     pub incomplete: u64,
     /// Replies longer than expected.
     pub overlong: u64,
@@ -111,17 +229,102 @@ pub struct LoadgenStats {
     pub call_errors: u64,
     /// Connections closed (any reason).
     pub closed: u64,
+    /// Open loop: starts made more than [`LATE_NS`] after their intended
+    /// time (the generator fell behind its schedule).
+    pub late_starts: u64,
+    /// Open loop: the largest lag of a start behind its intended time, ns.
+    pub max_lag_ns: u64,
+    /// Open loop: starts refused because the cap on connections in flight
+    /// was reached (not made at all).
+    pub refused_starts: u64,
+    /// Open loop: starts due before the end of the load duration that
+    /// were never made: the generator was more than [`OVERRUN_NS`] behind
+    /// when the end came (no free port, no packet buffer, no CPU).
+    pub missed_starts: u64,
+}
+
+impl LoadgenStats {
+    /// Adds another worker's counts (the largest lag is the larger one).
+    pub fn add(&mut self, o: &LoadgenStats) {
+        self.started += o.started;
+        self.completed += o.completed;
+        self.completed_mptcp += o.completed_mptcp;
+        self.connections += o.connections;
+        self.errors += o.errors;
+        self.incomplete += o.incomplete;
+        self.overlong += o.overlong;
+        self.port_exhausted += o.port_exhausted;
+        self.call_errors += o.call_errors;
+        self.closed += o.closed;
+        self.late_starts += o.late_starts;
+        self.max_lag_ns = self.max_lag_ns.max(o.max_lag_ns);
+        self.refused_starts += o.refused_starts;
+        self.missed_starts += o.missed_starts;
+    }
+}
+
+/// The load generator's own figures of a run, beside its report
+/// (`crate::report::FullReport`): connections and requests apart, and how
+/// well an open loop kept its schedule.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct GeneratorFigures {
+    /// Connections opened.
+    pub connections: u64,
+    /// Requests (transactions) answered in full.
+    pub requests: u64,
+    /// Connections opened per second of the load (first SYN to last
+    /// reply byte, on the run's clock).
+    pub connections_per_s: f64,
+    /// Requests answered per second of the load.
+    pub requests_per_s: f64,
+    /// Open loop: starts made more than 1 ms after their intended time.
+    pub late_starts: u64,
+    /// Open loop: the largest lag of a start behind its intended time, µs.
+    pub max_lag_us: f64,
+    /// Open loop: starts refused at the cap on connections in flight.
+    pub refused_starts: u64,
+    /// Open loop: starts due before the end that were never made (the
+    /// generator was more than 1 s behind when the load ended).
+    pub missed_starts: u64,
+}
+
+impl GeneratorFigures {
+    /// The figures of `stats` over a load of `load_seconds`.
+    pub fn of(stats: &LoadgenStats, load_seconds: f64) -> GeneratorFigures {
+        let per_s = |n: u64| {
+            if load_seconds > 0.0 {
+                n as f64 / load_seconds
+            } else {
+                0.0
+            }
+        };
+        GeneratorFigures {
+            connections: stats.connections,
+            requests: stats.completed,
+            connections_per_s: per_s(stats.connections),
+            requests_per_s: per_s(stats.completed),
+            late_starts: stats.late_starts,
+            max_lag_us: stats.max_lag_ns as f64 / 1e3,
+            refused_starts: stats.refused_starts,
+            missed_starts: stats.missed_starts,
+        }
+    }
 }
 
 #[derive(Debug)]
 struct ClientConn {
-    /// When `connect` was called (ns).
+    /// When the connection started (ns): the `connect` call, or its
+    /// intended start in an open loop.
+    conn_start: u64,
+    /// When the current request started (ns).
     start: u64,
-    /// Reply bytes received.
+    /// Reply bytes of the current request received.
     received: usize,
     /// Request bytes still to write (TFO off, or a partial write).
     to_send: usize,
-    /// The reply is complete (the transaction counted).
+    /// Requests still to make after the current one.
+    left: u64,
+    /// Every reply is complete (the connection's transactions counted).
     done: bool,
 }
 
@@ -131,10 +334,16 @@ pub struct LoadgenApp {
     clock: Clock,
     request: Vec<u8>,
     conns: ConnTable<ClientConn>,
-    /// Transactions started and not yet complete.
+    /// Connections started whose replies are not all complete.
     in_flight: usize,
-    /// A TFO cookie has arrived (or TFO is off): all slots may run.
+    /// Requests given to connections started so far (the transaction
+    /// limit counts these).
+    reserved: u64,
+    /// A TFO cookie has arrived (or TFO is off): all slots may run, the
+    /// open-loop schedule may start.
     warm: bool,
+    /// The open loop's schedule, from the moment it could start.
+    schedule: Option<Schedule>,
     /// Time of the first `connect`.
     first_start: Option<u64>,
     /// Time the last reply completed.
@@ -151,10 +360,8 @@ pub struct LoadgenApp {
     /// Sharded active opens: the source address, this core and the core
     /// count; source ports are chosen so that the flow hashes to this core.
     shard: Option<Shard>,
-    /// SYN -> last reply byte, µs.
-    pub total: Histogram<u64>,
-    /// SYN -> first reply byte, µs.
-    pub first_byte: Histogram<u64>,
+    /// Latencies of this worker.
+    pub hists: LatencyHists,
     /// Counters.
     pub stats: LoadgenStats,
     /// Why connections ended with an error, by reason.
@@ -162,12 +369,13 @@ pub struct LoadgenApp {
 }
 
 impl LoadgenApp {
-    /// A load generator reading time from `clock`.
-    pub fn new(cfg: LoadgenConfig, clock: Clock) -> LoadgenApp {
-        let hist = || {
-            Histogram::new_with_bounds(1, MAX_LATENCY_US, SIGNIFICANT_DIGITS)
-                .expect("histogram bounds")
-        };
+    /// A load generator reading time from `clock`. The configuration
+    /// should have passed [`LoadgenConfig::validate`]; a rate that is not
+    /// positive and finite runs a closed loop.
+    pub fn new(mut cfg: LoadgenConfig, clock: Clock) -> LoadgenApp {
+        cfg.requests_per_connection = cfg.requests_per_connection.max(1);
+        cfg.concurrency = cfg.concurrency.max(1);
+        cfg.rate = cfg.rate.filter(|r| r.is_finite() && *r > 0.0);
         LoadgenApp {
             request: pattern(cfg.request_bytes, 0xc3),
             warm: !cfg.tfo,
@@ -175,6 +383,8 @@ impl LoadgenApp {
             clock,
             conns: ConnTable::default(),
             in_flight: 0,
+            reserved: 0,
+            schedule: None,
             first_start: None,
             last_done: None,
             blocked_at: None,
@@ -182,8 +392,7 @@ impl LoadgenApp {
             deferred: false,
             opened_this_poll: 0,
             shard: None,
-            total: hist(),
-            first_byte: hist(),
+            hists: LatencyHists::new(),
             stats: LoadgenStats::default(),
             error_reasons: Vec::new(),
         }
@@ -214,6 +423,11 @@ impl LoadgenApp {
         &self.cfg
     }
 
+    /// An open loop (a rate is set).
+    pub fn open_loop(&self) -> bool {
+        self.cfg.rate.is_some()
+    }
+
     /// Time of the first `connect`, ns.
     pub fn first_start(&self) -> Option<u64> {
         self.first_start
@@ -224,7 +438,7 @@ impl LoadgenApp {
         self.last_done
     }
 
-    /// Transactions started and not complete.
+    /// Connections started whose replies are not all complete.
     pub fn in_flight(&self) -> usize {
         self.in_flight
     }
@@ -235,17 +449,17 @@ impl LoadgenApp {
         self.conns.len()
     }
 
-    /// The connections still open, as `(id, reply complete)`.
+    /// The connections still open, as `(id, every reply complete)`.
     pub fn open_list(&self) -> Vec<(ConnId, bool)> {
         self.conns.iter().map(|(id, c)| (id, c.done)).collect()
     }
 
-    /// No more transactions will be started.
+    /// No more connections will be started.
     pub fn load_done(&self, now: u64) -> bool {
         self.stopped || self.limit_reached(now)
     }
 
-    /// Stops starting transactions (the ones under way go on).
+    /// Stops starting connections (the ones under way go on).
     pub fn stop(&mut self) {
         self.stopped = true;
     }
@@ -268,15 +482,33 @@ impl LoadgenApp {
         Some(self.first_start? + u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
     }
 
+    /// Open loop: when the next start is due (`None` in a closed loop,
+    /// before the schedule has started, or once the load is done). A
+    /// virtual-time driver moves the clock there; a real-time loop must
+    /// not sleep past it.
+    pub fn next_start(&self, now: u64) -> Option<u64> {
+        if self.load_done(now) || self.blocked_at.is_some() {
+            // Blocked (no free port): the next try waits for time to move
+            // for another reason (a TIME_WAIT ending).
+            return None;
+        }
+        self.schedule.as_ref().map(Schedule::next_due)
+    }
+
     fn limit_reached(&self, now: u64) -> bool {
-        if self
-            .cfg
-            .transactions
-            .is_some_and(|n| self.stats.started >= n)
-        {
+        if self.cfg.transactions.is_some_and(|n| self.reserved >= n) {
             return true;
         }
-        self.load_deadline().is_some_and(|end| now >= end)
+        let Some(end) = self.load_deadline() else {
+            return false;
+        };
+        match &self.schedule {
+            // An open loop makes every start due before the end, late or
+            // not (the offered load is the schedule's), unless it is more
+            // than `OVERRUN_NS` behind when the end comes.
+            Some(s) => s.next_due() >= end || now >= end.saturating_add(OVERRUN_NS),
+            None => now >= end,
+        }
     }
 
     fn count_error(&mut self, reason: CloseReason) {
@@ -287,7 +519,8 @@ impl LoadgenApp {
         }
     }
 
-    /// Starts as many transactions as the slots allow.
+    /// Starts what the loop allows: free slots (closed loop) or the starts
+    /// due by `now` (open loop).
     fn start_transactions<B: Buf>(&mut self, stack: &mut Stack<B>, now: u64) {
         if let Some(t) = self.blocked_at {
             if now <= t {
@@ -295,22 +528,73 @@ impl LoadgenApp {
             }
             self.blocked_at = None;
         }
-        let slots = if self.warm { self.cfg.concurrency } else { 1 };
         self.deferred = false;
-        while self.in_flight < slots && !self.load_done(now) {
-            if stack.cached_buffers() < BUFFER_MARGIN || self.opened_this_poll >= CONNECTS_PER_POLL
-            {
-                self.deferred = true;
-                break;
+        if !self.warm {
+            // The cookie request: one connection until a cookie arrives.
+            if self.in_flight == 0 && !self.load_done(now) && self.may_open(stack) {
+                self.start_one(stack, now, now);
             }
-            if !self.start_one(stack, now) {
-                break;
+            return;
+        }
+        match self.cfg.rate {
+            None => {
+                while self.in_flight < self.cfg.concurrency && !self.load_done(now) {
+                    if !self.may_open(stack) {
+                        break;
+                    }
+                    if !self.start_one(stack, now, now) {
+                        break;
+                    }
+                }
+            }
+            Some(rate) => {
+                let mut sched = *self.schedule.get_or_insert(Schedule::new(rate, now));
+                while !self.load_done(now) && sched.next_due() <= now {
+                    if self.in_flight >= self.cfg.concurrency {
+                        // Over the cap: this start is not made at all.
+                        sched.take();
+                        self.stats.refused_starts += 1;
+                        continue;
+                    }
+                    if !self.may_open(stack) {
+                        break;
+                    }
+                    let due = sched.next_due();
+                    if !self.start_one(stack, now, due) {
+                        break;
+                    }
+                    sched.take();
+                    let lag = now - due;
+                    if lag > LATE_NS {
+                        self.stats.late_starts += 1;
+                    }
+                    self.stats.max_lag_ns = self.stats.max_lag_ns.max(lag);
+                }
+                if let Some(end) = self.load_deadline().filter(|_| !self.stopped) {
+                    if now >= end.saturating_add(OVERRUN_NS) {
+                        // Given up: what was due and never made.
+                        self.stats.missed_starts =
+                            sched.due_before(end).saturating_sub(sched.taken());
+                    }
+                }
+                self.schedule = Some(sched);
             }
         }
     }
 
-    /// Opens one connection; false when the stack refused.
-    fn start_one<B: Buf>(&mut self, stack: &mut Stack<B>, now: u64) -> bool {
+    /// A connection may be opened in this iteration (buffers cached and
+    /// quota left); if not, marks the iteration deferred.
+    fn may_open<B: Buf>(&mut self, stack: &Stack<B>) -> bool {
+        if stack.cached_buffers() < BUFFER_MARGIN || self.opened_this_poll >= CONNECTS_PER_POLL {
+            self.deferred = true;
+            return false;
+        }
+        true
+    }
+
+    /// Opens one connection whose latencies count from `start`; false
+    /// when the stack refused.
+    fn start_one<B: Buf>(&mut self, stack: &mut Stack<B>, now: u64, start: u64) -> bool {
         let mut opts = ConnectOptions {
             mptcp: self.cfg.mptcp,
             tfo: self.cfg.tfo,
@@ -355,14 +639,26 @@ impl LoadgenApp {
                 self.opened_this_poll += 1;
                 self.first_start.get_or_insert(now);
                 self.stats.started += 1;
+                self.stats.connections += 1;
                 self.in_flight += 1;
+                let requests = match self.cfg.transactions {
+                    Some(n) => self
+                        .cfg
+                        .requests_per_connection
+                        .min(n.saturating_sub(self.reserved))
+                        .max(1),
+                    None => self.cfg.requests_per_connection,
+                };
+                self.reserved += requests;
                 let to_send = self.request.len() - with_syn;
                 self.conns.insert(
                     conn,
                     ClientConn {
-                        start: now,
+                        conn_start: start,
+                        start,
                         received: 0,
                         to_send,
+                        left: requests - 1,
                         done: false,
                     },
                 );
@@ -410,7 +706,7 @@ impl LoadgenApp {
             return;
         }
         if c.received == 0 && len > 0 {
-            self.first_byte.saturating_record(latency_us(c.start, now));
+            self.hists.record_first(now.saturating_sub(c.start));
         }
         c.received += len;
         if c.received < expected {
@@ -419,14 +715,24 @@ impl LoadgenApp {
         if c.received > expected {
             self.stats.overlong += 1;
         }
-        c.done = true;
-        self.total.saturating_record(latency_us(c.start, now));
+        self.hists.record_last(now.saturating_sub(c.start));
         self.stats.completed += 1;
         if stack.mptcp_mode(conn) != Some(MptcpMode::Fallback) {
             self.stats.completed_mptcp += 1;
         }
-        self.in_flight -= 1;
         self.last_done = Some(now);
+        if c.left > 0 {
+            // Kept alive: the next request at once.
+            c.left -= 1;
+            c.start = now;
+            c.received = 0;
+            c.to_send = self.request.len();
+            self.stats.started += 1;
+            self.send_request(stack, conn);
+            return;
+        }
+        c.done = true;
+        self.in_flight -= 1;
         let _ = stack.close(conn);
         self.start_transactions(stack, now);
     }
@@ -436,10 +742,13 @@ impl<P: Port> App<P> for LoadgenApp {
     fn on_event(&mut self, stack: &mut Stack<P::Buf>, event: Event<P::Buf>) {
         match event {
             Event::Connected { conn } => {
+                let now = self.clock.now();
+                if let Some(c) = self.conns.get_mut(conn) {
+                    self.hists.record_synack(now.saturating_sub(c.conn_start));
+                }
                 self.send_request(stack, conn);
                 if !self.warm {
                     self.warm = true;
-                    let now = self.clock.now();
                     self.start_transactions(stack, now);
                 }
             }
@@ -483,8 +792,65 @@ impl<P: Port> App<P> for LoadgenApp {
     }
 }
 
-/// Microseconds from `start` to `now` (both ns), rounded, clamped to the
-/// histograms' range.
-fn latency_us(start: u64, now: u64) -> u64 {
-    (now.saturating_sub(start).saturating_add(500) / 1_000).min(MAX_LATENCY_US)
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schedule_is_exact_and_does_not_drift() {
+        let mut s = Schedule::new(1000.0, 5_000);
+        assert_eq!(s.next_due(), 5_000);
+        assert_eq!(s.take(), 5_000);
+        assert_eq!(s.take(), 1_005_000);
+        assert_eq!(s.due(1_000_000), 5_000 + 1_000_000_000_000);
+        // A period that is not a whole number of ns: rounded per start,
+        // not accumulated.
+        let s = Schedule::new(3.0, 0);
+        assert_eq!(
+            (0..4).map(|k| s.due(k)).collect::<Vec<_>>(),
+            [0, 333_333_333, 666_666_667, 1_000_000_000]
+        );
+        assert_eq!(s.due(3_000), 1_000_000_000_000);
+        assert_eq!(s.taken(), 0);
+        // Starts at 0, 1/3 and 2/3 s are before 1 s; the one at 1 s not.
+        assert_eq!(s.due_before(1_000_000_000), 3);
+        assert_eq!(s.due_before(1_000_000_001), 4);
+        assert_eq!(s.due_before(666_666_667), 2);
+        assert_eq!(s.due_before(0), 0);
+        let s = Schedule::new(1000.0, 5_000);
+        assert_eq!(s.due_before(5_000 + 200_000_000), 200);
+    }
+
+    #[test]
+    fn config_checks_name_the_value() {
+        let ok = LoadgenConfig {
+            server: "10.0.0.1:80".parse().unwrap(),
+            concurrency: 1,
+            request_bytes: 1,
+            response_bytes: 1,
+            tfo: true,
+            mptcp: true,
+            transactions: Some(1),
+            duration: None,
+            rate: Some(10.0),
+            requests_per_connection: 1,
+        };
+        assert!(ok.validate().is_ok());
+        for bad in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+            let e = LoadgenConfig {
+                rate: Some(bad),
+                ..ok.clone()
+            }
+            .validate()
+            .unwrap_err();
+            assert!(e.contains("rate"), "{e}");
+        }
+        let e = LoadgenConfig {
+            requests_per_connection: 0,
+            ..ok.clone()
+        }
+        .validate()
+        .unwrap_err();
+        assert!(e.contains("requests per connection"), "{e}");
+    }
 }

@@ -22,7 +22,7 @@ use mptfo_engine::worker::{App, Worker};
 use mptfo_nic::{Clock, DirectionConfig, LinkConfig, MemLink, MemPort, PcapTap, PcapWriter, Port};
 use serde::Serialize;
 
-use crate::loadgen::{LoadgenApp, LoadgenConfig};
+use crate::loadgen::{GeneratorFigures, LoadgenApp, LoadgenConfig, OVERRUN_NS};
 use crate::report::Report;
 use crate::serve::{ServeApp, ServeMode};
 
@@ -95,7 +95,28 @@ pub struct BenchConfig {
     pub rtt2: Option<Duration>,
     /// Open the path-2 subflow as a backup (MP_JOIN B flag).
     pub backup2: bool,
+    /// Open loop: connections started per second on a fixed schedule
+    /// (virtual time, so every start is exactly on time); `concurrency` is
+    /// then the cap on connections in flight. `None`: closed loop.
+    pub rate: Option<f64>,
+    /// Request/reply exchanges per connection (1: a connection per
+    /// transaction).
+    pub requests_per_connection: u64,
+    /// Rate limit of the link (path 1), bits per second each direction
+    /// (`None`: unlimited); frames queue behind it (up to
+    /// [`LINK_QUEUE_PACKETS`]), so a server behind it can fall behind its
+    /// load.
+    pub link_rate_bps: Option<u64>,
+    /// A stalled load generator: from `.0` after the run's start, for
+    /// `.1`, the client's worker is not polled at all (as when its thread
+    /// is descheduled), while the server and the link go on. What it
+    /// started late, and the replies it read late, show in the latencies
+    /// (an open loop counts from the intended start).
+    pub client_pause: Option<(Duration, Duration)>,
 }
+
+/// Frames the rate limiter of a rate-limited link queues, each direction.
+pub const LINK_QUEUE_PACKETS: usize = 20_000;
 
 impl Default for BenchConfig {
     fn default() -> Self {
@@ -119,6 +140,10 @@ impl Default for BenchConfig {
             paths: 1,
             rtt2: None,
             backup2: false,
+            rate: None,
+            requests_per_connection: 1,
+            link_rate_bps: None,
+            client_pause: None,
         }
     }
 }
@@ -155,6 +180,19 @@ impl BenchConfig {
         }
         if self.paths > 1 && self.pcap.is_some() {
             return Err("a pcap capture is supported with one path only".into());
+        }
+        if let Some(r) = self.rate {
+            if !(r.is_finite() && r > 0.0) {
+                return Err(format!(
+                    "rate {r}: expected a positive number of connections per second"
+                ));
+            }
+        }
+        if self.requests_per_connection == 0 {
+            return Err("requests per connection 0: expected at least 1".into());
+        }
+        if self.link_rate_bps == Some(0) {
+            return Err("link rate 0: expected a positive number of bits per second".into());
         }
         if !(0.0..1.0).contains(&self.loss) {
             return Err(format!(
@@ -297,6 +335,12 @@ impl Outcome {
     pub fn report(&self) -> Report {
         Report::new(self)
     }
+
+    /// The load generator's own figures (connections and requests apart,
+    /// open-loop lateness), over the load's virtual time.
+    pub fn generator(&self) -> GeneratorFigures {
+        GeneratorFigures::of(&self.loadgen.stats, self.driver.load_ns as f64 / 1e9)
+    }
 }
 
 fn iface(ip: Ipv4Addr, mac: [u8; 6], peer: [u8; 6], link: &LinkConfig) -> Interface {
@@ -333,6 +377,8 @@ pub fn run(cfg: &BenchConfig) -> Result<Outcome, String> {
     let half = u64::try_from(cfg.rtt.as_nanos() / 2).unwrap_or(u64::MAX / 4);
     let dir = DirectionConfig {
         loss: cfg.loss,
+        rate_bps: cfg.link_rate_bps,
+        queue_packets: LINK_QUEUE_PACKETS,
         ..DirectionConfig::with_delay(half)
     };
     let link = LinkConfig {
@@ -426,6 +472,8 @@ fn run_with<A: MemSide>(
         mptcp: cfg.mptcp,
         transactions: cfg.transactions,
         duration: cfg.duration,
+        rate: cfg.rate,
+        requests_per_connection: cfg.requests_per_connection,
     };
     let app = MultipathLoadgen {
         inner: LoadgenApp::new(lcfg, clock.clone()),
@@ -523,8 +571,38 @@ fn drive<A: MemSide>(
     let cpu = cpu_time::ThreadTime::try_now().ok();
     let mut load_end: Option<u64> = None;
     let mut idle_spins = 0u32;
+    let pause = cfg.client_pause.map(|(at, len)| {
+        let at = v_start.saturating_add(u64::try_from(at.as_nanos()).unwrap_or(u64::MAX));
+        (
+            at,
+            at.saturating_add(u64::try_from(len.as_nanos()).unwrap_or(u64::MAX)),
+        )
+    });
     loop {
         let now = clock.now();
+        if let Some((_, end)) = pause.filter(|&(at, end)| (at..end).contains(&now)) {
+            // The client is stalled: only the server runs, until the
+            // pause ends.
+            let rx = server.poll(Instant(now));
+            st.polls += 1;
+            st.frames += rx as u64;
+            let mut next = end;
+            for p in server.ports.iter_mut() {
+                if let Some(t) = p.next_delivery() {
+                    next = next.min(t);
+                }
+            }
+            if let Some(d) = server.next_deadline() {
+                next = next.min(d.0);
+            }
+            if next > now {
+                clock.advance_to(next);
+            } else if rx == 0 {
+                // Due now yet nothing moved: do not spin.
+                clock.advance_to(now + 1_000);
+            }
+            continue;
+        }
         let started = client.app.inner.stats.started;
         let rx = client.poll(Instant(now)) + server.poll(Instant(now));
         let progress = rx > 0 || client.app.inner.stats.started != started;
@@ -570,7 +648,14 @@ fn drive<A: MemSide>(
         consider(client.next_deadline().map(|d| d.0));
         consider(server.next_deadline().map(|d| d.0));
         if !client.app.inner.load_done(now) {
-            consider(client.app.inner.load_deadline());
+            let lg = &client.app.inner;
+            match lg.load_deadline() {
+                Some(end) if end > now => consider(Some(end)),
+                // An open loop behind its schedule gives up then.
+                Some(end) if lg.open_loop() => consider(Some(end.saturating_add(OVERRUN_NS))),
+                _ => {}
+            }
+            consider(lg.next_start(now));
         }
         match next {
             Some(t) if t <= now => {
@@ -610,4 +695,241 @@ fn drive<A: MemSide>(
         _ => 0,
     };
     st
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> BenchConfig {
+        BenchConfig {
+            rtt: Duration::from_millis(10),
+            ..BenchConfig::default()
+        }
+    }
+
+    fn run_ok(cfg: &BenchConfig) -> (Report, GeneratorFigures) {
+        let o = run(cfg).expect("run");
+        let r = o.report();
+        assert_eq!(r.errors.total, 0, "{r}");
+        assert!(
+            !r.run.stuck && !r.run.wall_timed_out && !r.run.drain_timed_out,
+            "{r}"
+        );
+        (r, o.generator())
+    }
+
+    #[test]
+    fn open_loop_with_tfo_is_one_rtt_exactly() {
+        let cfg = BenchConfig {
+            rate: Some(1000.0),
+            concurrency: 65536,
+            duration: Some(Duration::from_secs(1)),
+            ..base()
+        };
+        let (r, g) = run_ok(&cfg);
+        assert_eq!(r.load.kind, "open");
+        assert_eq!(r.load.rate_per_s, 1000.0);
+        assert!(r.load.from_intended_start);
+        // The cookie request (10 ms), then one start per ms until 1 s
+        // after the first SYN.
+        assert_eq!(r.transactions, 991, "{r}");
+        assert_eq!(g.connections, 991);
+        assert_eq!((g.late_starts, g.refused_starts, g.max_lag_us), (0, 0, 0.0));
+        assert_eq!(r.latency.syn_to_last_byte.p50_us, 10_000.0, "{r}");
+        assert_eq!(r.latency.syn_to_last_byte.p99_us, 10_000.0, "{r}");
+        assert_eq!(r.latency.syn_to_synack.p50_us, 10_000.0, "{r}");
+        assert_eq!(r.latency.syn_to_synack.count, 991);
+        // Without TFO: two round trips.
+        let (r, _) = run_ok(&BenchConfig { tfo: false, ..cfg });
+        assert_eq!(r.latency.syn_to_last_byte.p50_us, 20_000.0, "{r}");
+        assert_eq!(r.latency.syn_to_synack.p50_us, 10_000.0, "{r}");
+    }
+
+    #[test]
+    fn keep_alive_makes_requests_per_connection() {
+        let cfg = BenchConfig {
+            transactions: Some(1000),
+            duration: None,
+            requests_per_connection: 10,
+            ..base()
+        };
+        let (r, g) = run_ok(&cfg);
+        assert_eq!(r.transactions, 1000, "{r}");
+        assert_eq!(g.requests, 10 * g.connections);
+        assert_eq!(g.connections, 100);
+        let opens = r
+            .client_counters
+            .iter()
+            .find(|(k, _)| *k == "TcpActiveOpens")
+            .map(|&(_, v)| v);
+        assert_eq!(opens, Some(100));
+        assert_eq!(r.load.requests_per_connection, 10);
+        // The first request rides in the SYN (1 RTT), the others take one
+        // RTT each from their write.
+        assert_eq!(r.latency.syn_to_last_byte.p50_us, 10_000.0, "{r}");
+        assert_eq!(r.latency.syn_to_last_byte.count, 1000);
+        assert_eq!(r.latency.syn_to_synack.count, 100);
+        // A limit that is not a multiple: the last connection does fewer.
+        let (r, g) = run_ok(&BenchConfig {
+            transactions: Some(25),
+            ..cfg
+        });
+        assert_eq!((r.transactions, g.connections), (25, 3), "{r}");
+    }
+
+    #[test]
+    fn open_loop_at_a_fixed_rate_of_kept_alive_connections() {
+        let (r, g) = run_ok(&BenchConfig {
+            rate: Some(100.0),
+            concurrency: 1000,
+            requests_per_connection: 5,
+            duration: Some(Duration::from_millis(500)),
+            ..base()
+        });
+        assert_eq!(g.requests, 5 * g.connections, "{r}");
+        assert_eq!(g.connections, 50, "{r}");
+    }
+
+    /// A server behind a link it cannot keep up with: the closed loop
+    /// slows down to its pace (latency stays put), the open loop does
+    /// not (a queue builds, latency grows with the run's length).
+    #[test]
+    fn overload_shows_in_the_open_loop_only() {
+        let slow = BenchConfig {
+            response_bytes: 10_000,
+            // About 90 replies of 10 kB per second.
+            link_rate_bps: Some(8_000_000),
+            ..base()
+        };
+        let closed = |secs| {
+            run_ok(&BenchConfig {
+                concurrency: 4,
+                duration: Some(Duration::from_secs(secs)),
+                ..slow.clone()
+            })
+            .0
+        };
+        let open = |secs| {
+            run_ok(&BenchConfig {
+                rate: Some(150.0),
+                concurrency: 65536,
+                duration: Some(Duration::from_secs(secs)),
+                ..slow.clone()
+            })
+            .0
+        };
+        let (c1, c2) = (closed(1), closed(2));
+        let (o1, o2) = (open(1), open(2));
+        let p99 = |r: &Report| r.latency.syn_to_last_byte.p99_us;
+        // Closed: the same tail however long it runs.
+        assert!(p99(&c2) <= 1.1 * p99(&c1), "{c1}\n{c2}");
+        assert!(p99(&c2) < 100_000.0, "{c2}");
+        // Open: far worse than closed, and worse the longer it runs.
+        assert!(p99(&o1) > 5.0 * p99(&c1), "{o1}\n{c1}");
+        assert!(p99(&o2) > 1.5 * p99(&o1), "{o1}\n{o2}");
+        // It kept its schedule: the server is what fell behind.
+        assert!(o2.started >= 295, "{o2}");
+        assert!(o2.rate.per_load_second < 100.0, "{o2}");
+    }
+
+    /// Coordinated omission: a client stalled for 200 ms of a 1 s run.
+    /// The open loop counts the starts that were due during the stall
+    /// from when they were due: about 20 % of its transactions show up to
+    /// 200 ms more, and its p90 says so. The closed loop only sees the
+    /// transactions that were in flight when it stalled (one per slot,
+    /// about 1 % of them, whatever the concurrency): its p90 stays at one
+    /// RTT, as if the stall had hardly happened.
+    #[test]
+    fn a_stall_shows_in_the_open_loop_tail() {
+        let pause = Some((Duration::from_millis(500), Duration::from_millis(200)));
+        let (open, g) = run_ok(&BenchConfig {
+            rate: Some(1000.0),
+            concurrency: 65536,
+            duration: Some(Duration::from_secs(1)),
+            client_pause: pause,
+            ..base()
+        });
+        // About 200 starts were due during the stall; all made late.
+        assert!((190..=201).contains(&g.late_starts), "{open}");
+        assert!(g.max_lag_us >= 190_000.0, "{open}");
+        let l = &open.latency.syn_to_last_byte;
+        assert_eq!(l.p50_us, 10_000.0, "{open}");
+        assert!(l.p90_us >= 50_000.0, "{open}");
+        assert!(l.max_us >= 200_000.0, "{open}");
+        let (closed, g) = run_ok(&BenchConfig {
+            concurrency: 10,
+            duration: Some(Duration::from_secs(1)),
+            client_pause: pause,
+            ..base()
+        });
+        assert_eq!(g.late_starts, 0);
+        let l = &closed.latency.syn_to_last_byte;
+        assert!(l.max_us >= 200_000.0, "{closed}");
+        assert_eq!(l.p90_us, 10_000.0, "{closed}");
+    }
+
+    #[test]
+    fn open_loop_cap_refuses_starts() {
+        // 1000/s with 20 ms per transaction needs ~20 in flight; a cap of
+        // 5 refuses most starts.
+        let (r, g) = run_ok(&BenchConfig {
+            rate: Some(1000.0),
+            concurrency: 5,
+            tfo: false,
+            duration: Some(Duration::from_millis(200)),
+            ..base()
+        });
+        assert!(g.refused_starts > 100, "{r}");
+        // Starts at 0, 1, .. 199 ms (the load ends at 200 ms).
+        assert_eq!(g.refused_starts + g.connections, 200, "{r}");
+        assert!(format!(
+            "{}",
+            crate::report::FullReport {
+                report: &r,
+                generator: &g,
+                extra: None
+            }
+        )
+        .contains("fell behind"));
+    }
+
+    /// Out of source ports (28232 of them, all in a 10 s TIME_WAIT): the
+    /// open loop cannot make its starts, gives up 1 s after the end of the
+    /// load and says how many it never made.
+    #[test]
+    fn starts_never_made_are_counted() {
+        let (r, g) = run_ok(&BenchConfig {
+            rtt: Duration::ZERO,
+            rate: Some(200_000.0),
+            concurrency: 65536,
+            duration: Some(Duration::from_millis(500)),
+            time_wait: Duration::from_secs(10),
+            ..base()
+        });
+        assert!(g.missed_starts > 50_000, "{r}");
+        // The cookie request, then 100000 due in 0.5 s.
+        assert_eq!(g.connections + g.missed_starts, 100_001, "{r}");
+        assert_eq!(r.run.clock_nudges, 0, "{r}");
+    }
+
+    #[test]
+    fn bad_open_loop_settings_are_refused() {
+        for rate in [0.0, -5.0, f64::NAN] {
+            let e = run(&BenchConfig {
+                rate: Some(rate),
+                ..base()
+            })
+            .err()
+            .expect("refused");
+            assert!(e.contains("rate"), "{e}");
+        }
+        let e = run(&BenchConfig {
+            requests_per_connection: 0,
+            ..base()
+        })
+        .err()
+        .expect("refused");
+        assert!(e.contains("requests per connection"), "{e}");
+    }
 }

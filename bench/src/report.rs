@@ -9,7 +9,7 @@ use mptfo_engine::stack::CloseReason;
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
-use crate::loadgen::LoadgenApp;
+use crate::loadgen::{GeneratorFigures, LoadgenApp, LoadgenConfig};
 use crate::mem::{JoinStats, Outcome, PathStats};
 use crate::serve::ServeApp;
 
@@ -192,15 +192,24 @@ pub struct Errors {
     pub total: u64,
 }
 
-/// Latencies.
+/// Latencies, one value per request (per connection for
+/// `syn_to_synack`), from the start of the request: the `connect` call
+/// (the SYN, with the request in it under TFO) for the first request of
+/// a connection, the moment the request was written for the second and
+/// later ones of a kept-alive connection (when
+/// `load.requests_per_connection` is more than 1: those share these
+/// histograms). In an open loop (`load.from_intended_start`) the first
+/// request's start is the connection's intended start time on the
+/// schedule, not the moment the SYN actually left.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Latencies {
-    /// From `connect` (the SYN) to the last reply byte.
+    /// From the start of a request to the last byte of its reply.
     pub syn_to_last_byte: Latency,
-    /// From `connect` (the SYN) to the first reply byte.
+    /// From the start of a request to the first byte of its reply.
     pub syn_to_first_byte: Latency,
-    /// From `connect` (the SYN) to the SYN/ACK (the connection
-    /// established on the client).
+    /// From `connect` (the SYN; the intended start in an open loop) to
+    /// the SYN/ACK (the connection established on the client). One value
+    /// per connection.
     pub syn_to_synack: Latency,
 }
 
@@ -210,9 +219,13 @@ pub struct LoadShape {
     /// "closed" (a fixed number of transactions in flight) or "open"
     /// (transactions started at a fixed rate, whatever the replies do).
     pub kind: &'static str,
-    /// Closed loop: transactions in flight at once.
+    /// Closed loop: connections in flight at once, all workers together.
+    /// Open loop: the cap on connections in flight (starts beyond it are
+    /// refused and counted, not queued).
     pub connections: usize,
-    /// Open loop: transactions started per second (0 in a closed loop).
+    /// Open loop: connections started per second, all workers together
+    /// (0 in a closed loop); each carries `requests_per_connection`
+    /// transactions, so with 1 this is transactions started per second.
     pub rate_per_s: f64,
     /// Requests per connection: 1 is one connection per transaction
     /// (CPS); more keeps the connection for that many (RPS).
@@ -221,6 +234,19 @@ pub struct LoadShape {
     /// loop), so queueing in the load generator is not hidden
     /// (coordinated omission).
     pub from_intended_start: bool,
+}
+
+impl LoadShape {
+    /// The shape a load generator's configuration gives.
+    pub fn of(c: &LoadgenConfig) -> LoadShape {
+        LoadShape {
+            kind: if c.rate.is_some() { "open" } else { "closed" },
+            connections: c.concurrency,
+            rate_per_s: c.rate.unwrap_or(0.0),
+            requests_per_connection: c.requests_per_connection.max(1),
+            from_intended_start: c.rate.is_some(),
+        }
+    }
 }
 
 impl Default for LoadShape {
@@ -513,10 +539,7 @@ impl Report {
         Report {
             stack: "mptfo",
             cores: 1,
-            load: LoadShape {
-                connections: i.config.concurrency,
-                ..LoadShape::default()
-            },
+            load: LoadShape::of(i.loadgen.config()),
             setup: i.setup,
             clock: if i.real_time { "wall" } else { "virtual" },
             config: i.config,
@@ -554,11 +577,7 @@ impl Report {
                 reasons,
                 total: lg.errors + server_errors + lg.overlong + unclosed,
             },
-            latency: Latencies {
-                syn_to_last_byte: Latency::of(&i.loadgen.total),
-                syn_to_first_byte: Latency::of(&i.loadgen.first_byte),
-                syn_to_synack: Latency::default(),
-            },
+            latency: i.loadgen.hists.latencies(),
             run: RunInfo {
                 frames: i.frames,
                 polls: i.polls,
@@ -576,6 +595,139 @@ impl Report {
             joins: None,
             intervals: Vec::new(),
         }
+    }
+
+    /// One report of several workers' reports (one per core, each with
+    /// `cores` 1 or more): counts, counters and errors summed, flags
+    /// or-ed, the load shape and settings totalled (connections in flight,
+    /// rate, transaction limit), wall time the longest, CPU time summed.
+    /// Latency summaries cannot be merged: `latency` is the summary of
+    /// the merged histograms ([`crate::hist::LatencyHists::merge`]), and
+    /// `load_seconds` the span of the whole load (first SYN of any worker
+    /// to the last reply of any). `intervals` and `paths` start empty.
+    /// `None` without parts.
+    pub fn merge(parts: &[&Report], latency: Latencies, load_seconds: f64) -> Option<Report> {
+        let first = *parts.first()?;
+        let sum = |f: &dyn Fn(&Report) -> u64| parts.iter().map(|r| f(r)).sum::<u64>();
+        let rate = |n: u64, s: f64| if s > 0.0 { n as f64 / s } else { 0.0 };
+        let transactions = sum(&|r| r.transactions);
+        let wall_seconds = parts
+            .iter()
+            .map(|r| r.rate.wall_seconds)
+            .fold(0.0, f64::max);
+        let cpu_seconds: f64 = parts.iter().map(|r| r.rate.cpu_seconds).sum();
+        let virtual_seconds = if first.clock == "virtual" {
+            load_seconds
+        } else {
+            0.0
+        };
+        let mut reasons: Vec<(String, u64)> = Vec::new();
+        for r in parts {
+            for (k, n) in &r.errors.reasons {
+                match reasons.iter_mut().find(|(x, _)| x == k) {
+                    Some((_, m)) => *m += n,
+                    None => reasons.push((k.clone(), *n)),
+                }
+            }
+        }
+        let counters = |pick: &dyn Fn(&Report) -> &Vec<(&'static str, u64)>| {
+            let mut all: Vec<(&'static str, u64)> = Vec::new();
+            for r in parts {
+                for &(k, n) in pick(r) {
+                    match all.iter_mut().find(|(x, _)| *x == k) {
+                        Some((_, m)) => *m += n,
+                        None => all.push((k, n)),
+                    }
+                }
+            }
+            all
+        };
+        let mut config = first.config.clone();
+        config.concurrency = parts.iter().map(|r| r.config.concurrency).sum();
+        config.transactions_limit = parts
+            .iter()
+            .map(|r| r.config.transactions_limit)
+            .try_fold(0u64, |a, t| t.map(|t| a + t));
+        Some(Report {
+            stack: first.stack,
+            cores: parts.iter().map(|r| r.cores).sum(),
+            load: LoadShape {
+                connections: parts.iter().map(|r| r.load.connections).sum(),
+                rate_per_s: parts.iter().map(|r| r.load.rate_per_s).sum(),
+                ..first.load.clone()
+            },
+            setup: first.setup.clone(),
+            clock: first.clock,
+            config,
+            transactions,
+            started: sum(&|r| r.started),
+            rate: Rates {
+                load_seconds,
+                per_load_second: rate(transactions, load_seconds),
+                virtual_seconds,
+                per_virtual_second: rate(transactions, virtual_seconds),
+                wall_seconds,
+                cpu_seconds,
+                per_cpu_second_one_core_both_ends: rate(transactions, cpu_seconds),
+                per_wall_second_one_core_both_ends: rate(transactions, wall_seconds),
+            },
+            tfo: TfoFigures {
+                accepted: sum(&|r| r.tfo.accepted),
+                rejected: sum(&|r| r.tfo.rejected),
+                client_active: sum(&|r| r.tfo.client_active),
+                client_active_fail: sum(&|r| r.tfo.client_active_fail),
+                cookie_requests: sum(&|r| r.tfo.cookie_requests),
+                server_counted: parts.iter().all(|r| r.tfo.server_counted),
+            },
+            fallbacks: Fallbacks {
+                synack: sum(&|r| r.fallbacks.synack),
+                ack: sum(&|r| r.fallbacks.ack),
+                data: sum(&|r| r.fallbacks.data),
+                total: sum(&|r| r.fallbacks.total),
+                mptcp_transactions: sum(&|r| r.fallbacks.mptcp_transactions),
+            },
+            retransmissions: Retransmissions {
+                client: sum(&|r| r.retransmissions.client),
+                server: sum(&|r| r.retransmissions.server),
+                syn: sum(&|r| r.retransmissions.syn),
+                mptcp: sum(&|r| r.retransmissions.mptcp),
+                total: sum(&|r| r.retransmissions.total),
+            },
+            errors: Errors {
+                client: sum(&|r| r.errors.client),
+                server: sum(&|r| r.errors.server),
+                incomplete: sum(&|r| r.errors.incomplete),
+                overlong: sum(&|r| r.errors.overlong),
+                unfinished: sum(&|r| r.errors.unfinished),
+                unclosed: sum(&|r| r.errors.unclosed),
+                reasons,
+                total: sum(&|r| r.errors.total),
+            },
+            latency,
+            run: RunInfo {
+                frames: sum(&|r| r.run.frames),
+                polls: sum(&|r| r.run.polls),
+                port_exhausted: sum(&|r| r.run.port_exhausted),
+                drain_timed_out: parts.iter().any(|r| r.run.drain_timed_out),
+                wall_timed_out: parts.iter().any(|r| r.run.wall_timed_out),
+                stuck: parts.iter().any(|r| r.run.stuck),
+                clock_nudges: sum(&|r| r.run.clock_nudges),
+                open_at_end: (
+                    parts.iter().map(|r| r.run.open_at_end.0).sum(),
+                    parts.iter().map(|r| r.run.open_at_end.1).sum(),
+                ),
+                stragglers: parts
+                    .iter()
+                    .flat_map(|r| r.run.stragglers.iter().cloned())
+                    .take(8)
+                    .collect(),
+            },
+            client_counters: counters(&|r| &r.client_counters),
+            server_counters: counters(&|r| &r.server_counters),
+            paths: Vec::new(),
+            joins: None,
+            intervals: Vec::new(),
+        })
     }
 
     /// The report as pretty-printed JSON.
@@ -609,6 +761,46 @@ fn latency_line(f: &mut fmt::Formatter<'_>, name: &str, l: &Latency) -> fmt::Res
 
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.write_table(f, None)
+    }
+}
+
+/// A report with the load generator's own figures (connections and
+/// requests apart, open-loop lateness): the text table with them in it,
+/// and the JSON with them under `"generator"`.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct FullReport<'a> {
+    /// The report.
+    #[serde(flatten)]
+    pub report: &'a Report,
+    /// The load generator's figures.
+    pub generator: &'a GeneratorFigures,
+    /// Further keys of the JSON object (a JSON object, e.g. the per-core
+    /// reports of a multi-core run), after the others.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub extra: Option<&'a serde_json::Value>,
+}
+
+impl FullReport<'_> {
+    /// As pretty-printed JSON: the report's keys, then `"generator"`.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("report serialises")
+    }
+}
+
+impl fmt::Display for FullReport<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.report.write_table(f, Some(self.generator))
+    }
+}
+
+impl Report {
+    /// The text table, with the load generator's own figures when given.
+    pub fn write_table(
+        &self,
+        f: &mut fmt::Formatter<'_>,
+        g: Option<&GeneratorFigures>,
+    ) -> fmt::Result {
         let c = &self.config;
         let live = self.clock == "wall";
         let onoff = |b: bool| if b { "on" } else { "off" };
@@ -653,11 +845,55 @@ impl fmt::Display for Report {
         if c.loss > 0.0 {
             writeln!(f, "  link loss {:.3} % each direction", c.loss * 100.0)?;
         }
+        let l = &self.load;
+        let per_conn = if l.requests_per_connection > 1 {
+            format!(
+                "{} requests per connection (kept alive)",
+                l.requests_per_connection
+            )
+        } else {
+            "1 request per connection".into()
+        };
+        let cores = if self.cores == 1 {
+            "1 core".to_string()
+        } else {
+            format!("{} cores", self.cores)
+        };
+        if l.kind == "open" {
+            writeln!(
+                f,
+                "  load: open loop, {} connections/s on a fixed schedule (at most {} in flight), {per_conn}; {} stack, {cores}",
+                l.rate_per_s, l.connections, self.stack
+            )?;
+        } else {
+            writeln!(
+                f,
+                "  load: closed loop, {} connections in flight, {per_conn}; {} stack, {cores}",
+                l.connections, self.stack
+            )?;
+        }
         writeln!(
             f,
             "  transactions           {} completed ({} started)",
             self.transactions, self.started
         )?;
+        if let Some(g) = g {
+            writeln!(
+                f,
+                "  connections, requests  {} connections, {} requests: {:.0} connections/s, {:.0} requests/s",
+                g.connections, g.requests, g.connections_per_s, g.requests_per_s
+            )?;
+            if l.kind == "open" {
+                writeln!(
+                    f,
+                    "  schedule               {} starts late by more than 1 ms (worst lag {}), {} refused at the in-flight cap, {} never made",
+                    g.late_starts,
+                    us(g.max_lag_us),
+                    g.refused_starts,
+                    g.missed_starts
+                )?;
+            }
+        }
         let r = &self.rate;
         if live {
             writeln!(
@@ -730,18 +966,29 @@ impl fmt::Display for Report {
             write!(f, " [{}]", list.join(", "))?;
         }
         writeln!(f)?;
+        let from = if l.from_intended_start {
+            "from the intended start"
+        } else {
+            "from connect/SYN"
+        };
+        let later = if l.requests_per_connection > 1 {
+            "; later requests of a connection from their write"
+        } else {
+            ""
+        };
         if live {
-            writeln!(f, "  latency (wall clock, from connect/SYN):")?;
+            writeln!(f, "  latency (wall clock, {from}{later}):")?;
         } else if c.rtt_ms == 0.0 {
             writeln!(
                 f,
-                "  latency (virtual time, from connect/SYN): RTT 0 makes every exchange instant; add --rtt 10ms for latencies"
+                "  latency (virtual time, {from}{later}): RTT 0 makes every exchange instant; add --rtt 10ms for latencies"
             )?;
         } else {
-            writeln!(f, "  latency (virtual time, from connect/SYN):")?;
+            writeln!(f, "  latency (virtual time, {from}{later}):")?;
         }
-        latency_line(f, "SYN -> last byte", &self.latency.syn_to_last_byte)?;
+        latency_line(f, "SYN -> SYN/ACK", &self.latency.syn_to_synack)?;
         latency_line(f, "SYN -> first byte", &self.latency.syn_to_first_byte)?;
+        latency_line(f, "SYN -> last byte", &self.latency.syn_to_last_byte)?;
         if self.paths.len() > 1 {
             for (i, p) in self.paths.iter().enumerate() {
                 writeln!(
@@ -777,6 +1024,15 @@ impl fmt::Display for Report {
                 f,
                 "  note: {} connects waited for a free port (TIME_WAIT {} s)",
                 run.port_exhausted, c.time_wait_s
+            )?;
+        }
+        if let Some(g) =
+            g.filter(|g| g.late_starts > 0 || g.refused_starts > 0 || g.missed_starts > 0)
+        {
+            writeln!(
+                f,
+                "  WARNING: the load generator fell behind its schedule: {} late starts, {} refused, {} never made; the offered load was not the one asked for",
+                g.late_starts, g.refused_starts, g.missed_starts
             )?;
         }
         if run.drain_timed_out || run.wall_timed_out || run.stuck || run.clock_nudges > 0 {
