@@ -14,6 +14,7 @@ declare -A NEED=(
   [/usr/include/dpdk/rte_ethdev.h]=libdpdk-dev
   [/usr/lib/x86_64-linux-gnu/dpdk]=dpdk
   [/usr/lib/llvm-14/lib/libclang.so]=libclang-dev
+  [/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf]=fonts-dejavu-core
 )
 missing=()
 for path in "${!NEED[@]}"; do
