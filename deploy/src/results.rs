@@ -292,9 +292,11 @@ impl Figures {
         let mut seconds = req_f64(v, "rate.load_seconds")?;
         let mut tps = req_f64(v, "rate.per_load_second")?;
         let mut load = load_line(v);
-        if clock == "virtual" && seconds == 0.0 && transactions > 0 {
-            // RTT 0: every exchange is instant in virtual time, so the
-            // only rate there is is the engine's, on the wall clock.
+        let rtt0 = field(v, "config.rtt_ms").and_then(Value::as_f64) == Some(0.0);
+        if clock == "virtual" && (seconds == 0.0 || rtt0) && transactions > 0 {
+            // RTT 0: every exchange is instant in virtual time (which
+            // moves only on timers), so the only rate there is is the
+            // engine's, on the wall clock.
             seconds = req_f64(v, "rate.wall_seconds")?;
             tps = req_f64(v, "rate.per_wall_second_one_core_both_ends")?;
             load.push_str(
@@ -963,6 +965,13 @@ mod tests {
         v["rate"]["per_load_second"] = 0.0.into();
         v["rate"]["wall_seconds"] = 0.004.into();
         v["rate"]["per_wall_second_one_core_both_ends"] = 250_000.0.into();
+        let f = Figures::from_report_json(&v, 1, 0).unwrap();
+        assert_eq!((f.tps, f.seconds), (250_000.0, 0.004));
+        // Timers (e.g. a short TIME_WAIT) move virtual time a little: at
+        // RTT 0 that rate means nothing either.
+        v["config"]["rtt_ms"] = 0.0.into();
+        v["rate"]["load_seconds"] = 0.01.into();
+        v["rate"]["per_load_second"] = 30_000_000.0.into();
         let f = Figures::from_report_json(&v, 1, 0).unwrap();
         assert_eq!((f.tps, f.seconds), (250_000.0, 0.004));
         assert_eq!(f.tps_per_core, 400_000.0);
