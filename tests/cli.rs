@@ -1,12 +1,23 @@
 //! The `mptfo` binary, run as a user would.
 
-use std::process::Command;
+mod support;
+
+use std::process::{Command, Output};
+
+use support::{is_root, output_text, read_json};
 
 use mptfo_proto::crypto::MptcpKey;
 use mptfo_proto::tfo::{cookie_for, TfoKey};
 
 fn mptfo() -> Command {
     Command::new(env!("CARGO_BIN_EXE_mptfo"))
+}
+
+/// The standard output of a run that must have succeeded (otherwise its
+/// exit status and both outputs fail the test).
+fn stdout_of_success(out: &Output) -> String {
+    assert!(out.status.success(), "{}", output_text(out));
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 #[test]
@@ -19,16 +30,9 @@ fn bench_writes_a_json_report() {
         .arg(&json)
         .output()
         .expect("run mptfo");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "exit {:?}\n{stdout}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = stdout_of_success(&out);
     assert!(stdout.contains("transactions/s"), "{stdout}");
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).expect("valid JSON");
+    let v: serde_json::Value = read_json(&json);
     assert_eq!(v["transactions"], 100);
     assert_eq!(v["errors"]["total"], 0);
     assert_eq!(v["config"]["tfo"], true);
@@ -120,15 +124,8 @@ fn bench_json(name: &str, args: &[&str]) -> (serde_json::Value, String) {
         .arg(&json)
         .output()
         .expect("run mptfo");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "exit {:?}\n{stdout}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).expect("valid JSON");
+    let stdout = stdout_of_success(&out);
+    let v: serde_json::Value = read_json(&json);
     std::fs::remove_dir_all(&dir).ok();
     (v, stdout)
 }
@@ -241,17 +238,6 @@ fn bench_and_loadgen_refuse_bad_load_flags() {
         "--connections",
     );
     fails(&with(&["--interval", "soon"]), "soon");
-}
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("Uid:"))
-                .and_then(|l| l.split_whitespace().next().map(|u| u == "0"))
-        })
-        .unwrap_or(false)
 }
 
 /// Kills the child on drop (a failed assertion leaves no server behind).
@@ -378,17 +364,10 @@ fn loadgen_open_loop_over_memif_against_serve() {
         .arg(&json)
         .output()
         .expect("run mptfo loadgen");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "exit {:?}\n{stdout}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = stdout_of_success(&out);
     let lines = stdout.lines().filter(|l| l.starts_with("t=")).count();
     assert!(lines >= 4, "progress lines: {stdout}");
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).expect("valid JSON");
+    let v: serde_json::Value = read_json(&json);
     assert_eq!(v["clock"], "wall");
     assert_eq!(v["stack"], "mptfo");
     assert_eq!(v["load"]["kind"], "open");

@@ -42,30 +42,23 @@
 //! Set MPTFO_INTEROP_KEEP=1 to keep the capture files (their folder is
 //! printed).
 
+mod support;
+
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::process::Command;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+use support::{
+    get, has_tool, is_root, ns_run, nstat, print_risen, read_json, run, Children, NetnsPair, Nstat,
+    MPTFO,
+};
 
 /// The interop tests share the machine's CPUs and tools: one at a time.
 static SERIAL: Mutex<()> = Mutex::new(());
 
-const MPTFO: &str = env!("CARGO_BIN_EXE_mptfo");
 const MAC_M: &str = "02:6d:70:74:66:02";
 const MAC_K: &str = "02:6d:70:74:66:01";
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("Uid:"))
-                .and_then(|l| l.split_whitespace().next().map(|u| u == "0"))
-        })
-        .unwrap_or(false)
-}
 
 /// The first CPU this process may run on (the EAL main lcore of the
 /// children).
@@ -84,23 +77,6 @@ fn first_cpu() -> String {
         .unwrap_or_else(|| "0".to_owned())
 }
 
-fn run(cmd: &[&str]) -> Result<String, String> {
-    let out = Command::new(cmd[0])
-        .args(&cmd[1..])
-        .output()
-        .map_err(|e| format!("{}: {e}", cmd.join(" ")))?;
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    } else {
-        Err(format!(
-            "{} failed ({}): {}",
-            cmd.join(" "),
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
-    }
-}
-
 /// Why the tests cannot run here, if they cannot.
 fn missing_prerequisite() -> Option<String> {
     if !is_root() {
@@ -113,13 +89,7 @@ fn missing_prerequisite() -> Option<String> {
         ("tshark", "-v"),
         ("nstat", "-V"),
     ] {
-        if Command::new(tool)
-            .arg(arg)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_err()
-        {
+        if !has_tool(tool, arg) {
             return Some(format!("needs `{tool}`"));
         }
     }
@@ -127,133 +97,6 @@ fn missing_prerequisite() -> Option<String> {
         return Some("this build has no DPDK (libdpdk-dev, libclang-dev, pkg-config)".into());
     }
     None
-}
-
-/// A child process with its output collected line by line (stdout and
-/// stderr, in arrival order per stream).
-struct Proc {
-    name: String,
-    child: Child,
-    lines: Arc<Mutex<Vec<String>>>,
-    rx: mpsc::Receiver<String>,
-}
-
-impl Proc {
-    fn spawn(name: &str, mut cmd: Command) -> Proc {
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .env("RUST_BACKTRACE", "0")
-            .env("RUST_LIB_BACKTRACE", "0");
-        let mut child = cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("starting {name}: {e}"));
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let (tx, rx) = mpsc::channel();
-        let out = child.stdout.take().expect("stdout");
-        let err = child.stderr.take().expect("stderr");
-        for (stream, tag) in [
-            (Box::new(out) as Box<dyn Read + Send>, ""),
-            (Box::new(err), "[stderr] "),
-        ] {
-            let lines = Arc::clone(&lines);
-            let tx = tx.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    let line = format!("{tag}{line}");
-                    lines.lock().unwrap().push(line.clone());
-                    let _ = tx.send(line);
-                }
-            });
-        }
-        Proc {
-            name: name.to_owned(),
-            child,
-            lines,
-            rx,
-        }
-    }
-
-    fn output(&self) -> String {
-        self.lines.lock().unwrap().join("\n")
-    }
-
-    /// Waits for a line containing `pat`.
-    fn wait_for(&mut self, pat: &str, limit: Duration) -> Result<String, String> {
-        let end = Instant::now() + limit;
-        loop {
-            let left = end.saturating_duration_since(Instant::now());
-            match self.rx.recv_timeout(left.max(Duration::from_millis(1))) {
-                Ok(l) if l.contains(pat) => return Ok(l),
-                Ok(_) => {}
-                Err(_) => {
-                    if Instant::now() >= end || matches!(self.child.try_wait(), Ok(Some(_))) {
-                        // Give the readers a moment to collect the rest.
-                        std::thread::sleep(Duration::from_millis(100));
-                        return Err(format!(
-                            "{}: no line with {pat:?} within {limit:?}; output:\n{}",
-                            self.name,
-                            self.output()
-                        ));
-                    }
-                }
-            }
-        }
-    }
-
-    /// Waits for the process to exit; kills it after `limit`.
-    fn wait(&mut self, limit: Duration) -> std::process::ExitStatus {
-        let end = Instant::now() + limit;
-        loop {
-            if let Ok(Some(st)) = self.child.try_wait() {
-                // Let the reader threads drain the pipes.
-                std::thread::sleep(Duration::from_millis(50));
-                return st;
-            }
-            if Instant::now() >= end {
-                let _ = self.child.kill();
-                let st = self.child.wait().expect("wait");
-                panic!(
-                    "{} did not exit within {limit:?} (killed: {st}); output:\n{}",
-                    self.name,
-                    self.output()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// SIGTERM (or SIGINT), then the exit within `limit`.
-    fn signal_and_wait(&mut self, sig: &str, limit: Duration) -> std::process::ExitStatus {
-        let _ = Command::new("kill")
-            .args([sig, &self.child.id().to_string()])
-            .status();
-        self.wait(limit)
-    }
-
-    /// Ends it if still running: SIGTERM, then SIGKILL after 3 s.
-    fn stop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = Command::new("kill")
-                .args(["-TERM", &self.child.id().to_string()])
-                .status();
-            let end = Instant::now() + Duration::from_secs(3);
-            while Instant::now() < end {
-                if let Ok(Some(_)) = self.child.try_wait() {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        self.stop();
-    }
 }
 
 /// The DPDK driver of a lab's port.
@@ -316,14 +159,12 @@ struct Lab {
     prefix: String,
     dir: std::path::PathBuf,
     /// Children, stopped (in reverse order) before the namespaces go.
-    procs: Vec<Proc>,
+    procs: Children,
+    /// The namespaces and the veth pair, deleted last.
+    _net: NetnsPair,
 }
 
 impl Lab {
-    fn create(tag: &str, subnet: u8) -> Result<Lab, String> {
-        Lab::builder(tag, subnet).build()
-    }
-
     /// A lab on `10.77.SUBNET.0/24`: af_packet, one queue pair, the
     /// `mptfo` names, unless told otherwise.
     fn builder(tag: &str, subnet: u8) -> LabBuilder {
@@ -339,41 +180,34 @@ impl Lab {
     fn create_with(b: LabBuilder) -> Result<Lab, String> {
         let pid = std::process::id();
         let (tag, subnet, names) = (b.tag.as_str(), b.subnet, b.names);
-        let dir = std::env::temp_dir().join(format!("{names}-interop-{pid}-{tag}"));
         // The original names: `mfm`/`mfk` interfaces.
         let short = if names == "mptfo" { "mf" } else { names };
+        let net = NetnsPair::create(
+            &format!("{names}-m-{pid}-{tag}"),
+            &format!("{names}-k-{pid}-{tag}"),
+            &format!("{short}m{pid}{tag}"),
+            &format!("{short}k{pid}{tag}"),
+            Some((MAC_M, MAC_K)),
+        )?;
         let lab = Lab {
             pmd: b.pmd,
             qpairs: b.qpairs,
             tag: tag.to_owned(),
-            ns_m: format!("{names}-m-{pid}-{tag}"),
-            ns_k: format!("{names}-k-{pid}-{tag}"),
-            if_m: format!("{short}m{pid}{tag}"),
-            if_k: format!("{short}k{pid}{tag}"),
+            ns_m: net.ns_a.clone(),
+            ns_k: net.ns_b.clone(),
+            if_m: net.if_a.clone(),
+            if_k: net.if_b.clone(),
             ip_m: format!("10.77.{subnet}.2"),
             ip_k: format!("10.77.{subnet}.1"),
             prefix: format!("{names}-interop-{pid}-{tag}"),
-            dir,
-            procs: Vec::new(),
+            dir: std::env::temp_dir().join(format!("{names}-interop-{pid}-{tag}")),
+            procs: Children::new(&format!("[{tag}] ")),
+            _net: net,
         };
-        std::fs::create_dir_all(&lab.dir).map_err(|e| format!("{}: {e}", lab.dir.display()))?;
         // From here on the guard cleans up whatever was made.
-        run(&["ip", "netns", "add", &lab.ns_m])?;
-        run(&["ip", "netns", "add", &lab.ns_k])?;
-        run(&[
-            "ip", "link", "add", &lab.if_m, "address", MAC_M, "netns", &lab.ns_m, "type", "veth",
-            "peer", "name", &lab.if_k, "address", MAC_K, "netns", &lab.ns_k,
-        ])?;
-        let k = |args: &[&str]| {
-            let mut v = vec!["ip", "netns", "exec", lab.ns_k.as_str()];
-            v.extend_from_slice(args);
-            run(&v)
-        };
-        let m = |args: &[&str]| {
-            let mut v = vec!["ip", "netns", "exec", lab.ns_m.as_str()];
-            v.extend_from_slice(args);
-            run(&v)
-        };
+        std::fs::create_dir_all(&lab.dir).map_err(|e| format!("{}: {e}", lab.dir.display()))?;
+        let k = |args: &[&str]| ns_run(&lab.ns_k, args);
+        let m = |args: &[&str]| ns_run(&lab.ns_m, args);
         k(&["sysctl", "-qw", "net.ipv4.tcp_fastopen=3"])?;
         k(&["sysctl", "-qw", "net.mptcp.enabled=1"])?;
         // Complete TCP checksums on the kernel side (dpdk-notes.md).
@@ -435,15 +269,21 @@ impl Lab {
         }
     }
 
-    /// `ip netns exec <ns> <args>`.
-    fn cmd(ns: &str, args: &[&str]) -> Command {
-        let mut c = Command::new("ip");
-        c.args(["netns", "exec", ns]);
-        c.args(args);
-        c
+    /// mptfo's address and port 8080 (where `mptfo serve` listens).
+    fn target(&self) -> String {
+        format!("{}:8080", self.ip_m)
     }
 
-    /// Starts a child; it is stopped when the lab goes. Returns its index.
+    /// The kernel's address and port 8080 (where its listener listens).
+    fn listen_k(&self) -> String {
+        format!("{}:8080", self.ip_k)
+    }
+
+    /// The counters of the kernel's namespace.
+    fn nstat_k(&self) -> Nstat {
+        nstat(&self.ns_k)
+    }
+
     /// Starts the kernel-side RPC listener (`mptfo kernel-server`, 64-byte
     /// requests, bounded to 60 s) on `listen` in the kernel namespace with
     /// `extra` arguments, and waits until it listens. Returns its index.
@@ -462,21 +302,138 @@ impl Lab {
             "60s",
         ];
         args.extend_from_slice(extra);
-        let srv = self.spawn("kernel-server", &ns_k, &args);
+        let srv = self.procs.spawn("kernel-server", &ns_k, &args);
         self.procs[srv]
             .wait_for("listening", Duration::from_secs(10))
             .unwrap_or_else(|e| panic!("{e}"));
         srv
     }
 
-    fn spawn(&mut self, name: &str, ns: &str, args: &[&str]) -> usize {
-        eprintln!(
-            "[{}] {name}: ip netns exec {ns} {}",
-            self.tag,
-            args.join(" ")
-        );
-        self.procs.push(Proc::spawn(name, Lab::cmd(ns, args)));
-        self.procs.len() - 1
+    /// The Linux TFO listener on the kernel's address (64-byte answers,
+    /// TFO queue 64, answers held for the client's key), `connections`
+    /// connections long when given; listening. Returns its index.
+    fn start_tfo_listener(&mut self, connections: Option<u64>) -> usize {
+        let listen = self.listen_k();
+        let n = connections.map(|n| n.to_string());
+        let mut args = vec![
+            "--response-bytes",
+            "64",
+            "--tfo-qlen",
+            "64",
+            "--wait-key",
+            "on",
+        ];
+        if let Some(n) = &n {
+            args.extend_from_slice(&["--connections", n]);
+        }
+        self.start_kernel_server(&listen, &args)
+    }
+
+    /// Starts `mptfo CMD --eal EAL --ip <mptfo's address>/24 --neighbor
+    /// <the kernel's address>=MAC_K ARGS` in the DPDK namespace. Returns
+    /// its index.
+    fn spawn_mptfo(&mut self, cmd: &str, eal: &str, args: &[&str]) -> usize {
+        let ns_m = self.ns_m.clone();
+        let ip = format!("{}/24", self.ip_m);
+        let neighbor = format!("{}={MAC_K}", self.ip_k);
+        let mut full = vec![
+            MPTFO,
+            cmd,
+            "--eal",
+            eal,
+            "--ip",
+            &ip,
+            "--neighbor",
+            &neighbor,
+        ];
+        full.extend_from_slice(args);
+        self.procs.spawn(&format!("mptfo {cmd}"), &ns_m, &full)
+    }
+
+    /// Starts `mptfo serve` (echo on port 8080, replies `reply`, 60 s at
+    /// most; see [`Lab::spawn_mptfo`]) with `args` added, waits until it
+    /// listens and prints that line. Returns its index and the line.
+    fn start_echo_serve(&mut self, eal: &str, reply: &str, args: &[&str]) -> (usize, String) {
+        let mut full = vec![
+            "--listen",
+            "8080",
+            "--mode",
+            "echo",
+            "--reply",
+            reply,
+            "--duration",
+            "60s",
+        ];
+        full.extend_from_slice(args);
+        let serve = self.spawn_mptfo("serve", eal, &full);
+        let l = self.wait_listening(serve);
+        (serve, l)
+    }
+
+    /// Waits up to 20 s for child `i`'s `listening` line; prints it.
+    fn wait_listening(&mut self, i: usize) -> String {
+        let l = self.procs[i]
+            .wait_for("listening", Duration::from_secs(20))
+            .unwrap_or_else(|e| panic!("{e}"));
+        eprintln!("{l}");
+        l
+    }
+
+    /// Starts `mptfo loadgen` (see [`Lab::spawn_mptfo`]) against the
+    /// kernel's listener: the load `load` (connections, how much), 64
+    /// bytes each way, TFO and MPTCP on, bounded by `time_limit`, the JSON
+    /// report to `json` in the lab's folder. Returns its index and the
+    /// report's path.
+    fn spawn_tfo_loadgen(
+        &mut self,
+        eal: &str,
+        load: &[&str],
+        json: &str,
+        time_limit: Duration,
+    ) -> (usize, std::path::PathBuf) {
+        let json = self.dir.join(json);
+        let json_s = json.to_string_lossy().into_owned();
+        let listen = self.listen_k();
+        let limit = format!("{}s", time_limit.as_secs());
+        let mut args = vec!["--target", &listen];
+        args.extend_from_slice(load);
+        args.extend_from_slice(&[
+            "--request-bytes",
+            "64",
+            "--response-bytes",
+            "64",
+            "--tfo",
+            "on",
+            "--mptcp",
+            "on",
+            "--time-limit",
+            &limit,
+            "--json",
+            &json_s,
+        ]);
+        (self.spawn_mptfo("loadgen", eal, &args), json)
+    }
+
+    /// Runs `mptfo loadgen` ([`Lab::spawn_tfo_loadgen`]) for `n`
+    /// transactions over 4 connections, `extra` added, killed `grace`
+    /// after its time limit; it must succeed. Prints and returns its
+    /// output and its JSON report.
+    fn tfo_loadgen(
+        &mut self,
+        eal: &str,
+        extra: &[&str],
+        n: u64,
+        json: &str,
+        time_limit: Duration,
+        grace: Duration,
+    ) -> (String, serde_json::Value) {
+        let n = n.to_string();
+        let mut load = vec!["--connections", "4", "--transactions", &n];
+        load.extend_from_slice(extra);
+        let (lg, json) = self.spawn_tfo_loadgen(eal, &load, json, time_limit);
+        let out = self.procs[lg].wait_success(time_limit + grace);
+        eprintln!("{out}");
+        (out, read_json(&json))
     }
 
     /// Starts dumpcap on the kernel side's interface.
@@ -485,11 +442,18 @@ impl Lab {
         let p = path.to_string_lossy().into_owned();
         let ns = self.ns_k.clone();
         let ifk = self.if_k.clone();
-        let i = self.spawn("dumpcap", &ns, &["dumpcap", "-q", "-i", &ifk, "-w", &p]);
+        let i = self
+            .procs
+            .spawn("dumpcap", &ns, &["dumpcap", "-q", "-i", &ifk, "-w", &p]);
         self.procs[i]
             .wait_for("Capturing on", Duration::from_secs(10))
             .expect("dumpcap starts");
         (i, path)
+    }
+
+    /// Ends capture `cap` (SIGINT) so that its file is complete.
+    fn end_capture(&mut self, cap: usize) {
+        self.procs[cap].signal_and_wait("-INT", Duration::from_secs(10));
     }
 
     /// Runs `mptfo kernel-client` in the kernel namespace to completion.
@@ -497,7 +461,7 @@ impl Lab {
         let mut full = vec![MPTFO, "kernel-client"];
         full.extend_from_slice(args);
         let ns = self.ns_k.clone();
-        let i = self.spawn("kernel-client", &ns, &full);
+        let i = self.procs.spawn("kernel-client", &ns, &full);
         let st = self.procs[i].wait(Duration::from_secs(30));
         let out = self.procs[i].output();
         let conns = out
@@ -509,29 +473,22 @@ impl Lab {
         (st.success(), conns, out)
     }
 
-    /// Absolute counters of a namespace (fresh, so they are deltas), via
-    /// `nstat -asz` (no history file is touched).
-    fn nstat(ns: &str) -> BTreeMap<String, u64> {
-        let out = run(&["ip", "netns", "exec", ns, "nstat", "-asz"]).expect("nstat");
-        out.lines()
-            .filter_map(|l| {
-                let mut it = l.split_whitespace();
-                let name = it.next()?;
-                let v = it.next()?.parse().ok()?;
-                Some((name.to_owned(), v))
-            })
-            .collect()
+    /// Runs `mptfo kernel-client --target <mptfo serve> ARGS`, which must
+    /// succeed with `n` connections; returns their `conn=` lines.
+    fn kernel_clients(&mut self, n: usize, args: &[&str]) -> Vec<String> {
+        let target = self.target();
+        let mut full = vec!["--target", target.as_str()];
+        full.extend_from_slice(args);
+        let (ok, conns, out) = self.kernel_client(&full);
+        assert!(ok, "{out}");
+        assert_eq!(conns.len(), n, "{out}");
+        conns
     }
 }
 
 impl Drop for Lab {
     fn drop(&mut self) {
-        while let Some(mut p) = self.procs.pop() {
-            p.stop();
-        }
-        for ns in [&self.ns_m, &self.ns_k] {
-            let _ = run(&["ip", "netns", "del", ns]);
-        }
+        self.procs.stop_all();
         // EAL's runtime directory (empty with --no-shconf), and its parent
         // when empty.
         let _ = std::fs::remove_dir(format!("/var/run/dpdk/{}", self.prefix));
@@ -544,19 +501,77 @@ impl Drop for Lab {
     }
 }
 
-fn get(m: &BTreeMap<String, u64>, k: &str) -> u64 {
-    m.get(k).copied().unwrap_or(0)
+/// Fails unless every `(key, value)` of `want` is a field of `line`.
+fn assert_fields(line: &str, want: &[(&str, &str)]) {
+    for (k, v) in want {
+        assert_eq!(field(line, k), Some(*v), "{k}: {line}");
+    }
 }
 
-/// The counters that rose, as nstat prints them.
-fn risen(before: &BTreeMap<String, u64>, after: &BTreeMap<String, u64>, pat: &[&str]) -> String {
-    after
-        .iter()
-        .filter(|(k, _)| pat.iter().any(|p| k.contains(p)))
-        .filter(|(k, &v)| v > get(before, k))
-        .map(|(k, v)| format!("  {k:<36} {v} (+{})", v - get(before, k)))
-        .collect::<Vec<_>>()
-        .join("\n")
+/// A connection whose echo was correct twice and that stayed MPTCP.
+const ECHOED_MPTCP: &[(&str, &str)] =
+    &[("replies_ok", "1"), ("exchanges", "2/2"), ("fallback", "0")];
+
+/// The client-side counters of TFO and MPTCP worth printing.
+const CLIENT_TFO: &[&str] = &["FastOpen", "MPTcpExt", "TcpActiveOpens", "TcpRetransSegs"];
+/// The server-side counters of TFO and MPTCP worth printing.
+const SERVER_TFO: &[&str] = &["FastOpen", "MPTcpExt", "TcpPassiveOpens", "TcpRetransSegs"];
+/// The counters of MPTCP (joins, announcements) worth printing.
+const MPTCP_ONLY: &[&str] = &["MPTcpExt", "TcpRetransSegs"];
+
+/// Fails unless serve's exit summary says `n` connections were accepted
+/// and closed without errors.
+fn assert_all_closed(sout: &str, n: u64) {
+    assert!(
+        sout.contains(&format!(
+            "{n} connections accepted, {n} closed (0 with errors), 0 open"
+        )),
+        "{sout}"
+    );
+}
+
+/// The Linux client's namespace after `active` TFO connections (data in
+/// the SYN, cookie accepted) and `capable` MP_CAPABLE SYN/ACKs: no TFO
+/// failure, no fallback. Prints what rose.
+fn check_client_tfo(n0: &Nstat, n1: &Nstat, active: u64, capable: u64) {
+    print_risen("client namespace nstat (TFO and MPTCP)", n0, n1, CLIENT_TFO);
+    assert_eq!(get(n1, "TcpExtTCPFastOpenActive"), active);
+    assert_eq!(get(n1, "TcpExtTCPFastOpenActiveFail"), 0);
+    assert_eq!(get(n1, "MPTcpExtMPCapableSYNACKRX"), capable);
+    assert_eq!(fallback_counters(n1), vec![], "no MPTCP fallback");
+}
+
+/// The Linux listener's namespace after `n` MPTCP connections, all but
+/// `cookies` (the cookie requests) with data in the SYN: no TFO failure,
+/// no fallback. Prints what rose.
+fn check_listener_tfo(n0: &Nstat, n1: &Nstat, n: u64, cookies: u64) {
+    print_risen("server namespace nstat (TFO and MPTCP)", n0, n1, SERVER_TFO);
+    assert_eq!(get(n1, "TcpExtTCPFastOpenPassive"), n - cookies);
+    assert_eq!(get(n1, "TcpExtTCPFastOpenPassiveFail"), 0);
+    assert_eq!(get(n1, "TcpExtTCPFastOpenCookieReqd"), cookies);
+    assert_eq!(get(n1, "MPTcpExtMPCapableSYNRX"), n);
+    assert_eq!(get(n1, "MPTcpExtMPCapableACKRX"), n);
+    assert_eq!(fallback_counters(n1), vec![], "no MPTCP fallback");
+}
+
+/// Waits for the kernel listener `srv` (20 s) and checks its summary: `n`
+/// connections accepted and closed, all MPTCP, `tfo` with data in the
+/// SYN, no errors or fallbacks.
+fn check_kernel_server_summary(lab: &mut Lab, srv: usize, n: u64, tfo: u64) {
+    let sout = lab.procs[srv].wait_success(Duration::from_secs(20));
+    let summary = sout
+        .lines()
+        .find(|l| l.starts_with("kernel-server:"))
+        .unwrap_or_else(|| panic!("no summary: {sout}"))
+        .to_owned();
+    eprintln!("{summary}");
+    let n = n.to_string();
+    assert_eq!(field(&summary, "accepted"), Some(n.as_str()));
+    assert_eq!(field(&summary, "closed"), Some(n.as_str()));
+    assert_eq!(field(&summary, "errors"), Some("0"));
+    assert_eq!(field(&summary, "fallbacks"), Some("0"));
+    assert_eq!(field(&summary, "mptcp"), Some(n.as_str()));
+    assert_eq!(field(&summary, "tfo"), Some(tfo.to_string().as_str()));
 }
 
 /// Every nonzero MPTCP fallback counter (and related) of a namespace.
@@ -716,6 +731,11 @@ fn check_capture(pcap: &std::path::Path) {
     }
 }
 
+/// Frames of `pcap` matching `filter`, counted.
+fn count(pcap: &std::path::Path, filter: &str) -> u64 {
+    tshark(pcap, filter, &["frame.number"]).len() as u64
+}
+
 fn skip() -> bool {
     if let Some(why) = missing_prerequisite() {
         eprintln!("SKIPPED: {why} ***********************************************");
@@ -724,84 +744,59 @@ fn skip() -> bool {
     false
 }
 
+/// The test's turn (one at a time) and its lab, or `None` when the
+/// prerequisites are missing or namespaces cannot be made here (the test
+/// is skipped).
+fn start(b: LabBuilder) -> Option<(std::sync::MutexGuard<'static, ()>, Lab)> {
+    if skip() {
+        return None;
+    }
+    let serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    match b.build() {
+        Ok(l) => Some((serial, l)),
+        Err(e) if e.contains("netns add") => {
+            eprintln!("SKIPPED: cannot create network namespaces: {e}");
+            None
+        }
+        Err(e) => panic!("lab: {e}"),
+    }
+}
+
+/// The client's cached TFO cookie for mptfo's address (`ip tcp_metrics`).
+fn tcp_metrics(lab: &Lab) -> String {
+    let metrics =
+        run(&["ip", "-n", &lab.ns_k, "tcp_metrics", "show", &lab.ip_m]).unwrap_or_default();
+    eprintln!("tcp_metrics: {}", metrics.trim());
+    metrics
+}
+
 /// Linux client -> `mptfo serve` (echo, reply held for the client's key).
 #[test]
 fn linux_client_to_mptfo_serve() {
-    if skip() {
+    let Some((_serial, mut lab)) = start(Lab::builder("c", 1)) else {
         return;
-    }
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let mut lab = match Lab::create("c", 1) {
-        Ok(l) => l,
-        Err(e) if e.contains("netns add") => {
-            eprintln!("SKIPPED: cannot create network namespaces: {e}");
-            return;
-        }
-        Err(e) => panic!("lab: {e}"),
     };
     let (cap, pcap) = lab.capture("client-to-serve.pcapng");
     let eal = lab.eal();
-    let ns_m = lab.ns_m.clone();
-    let ns_k = lab.ns_k.clone();
-    let neighbor = format!("{}={MAC_K}", lab.ip_k);
-    let ip = format!("{}/24", lab.ip_m);
-    let serve = lab.spawn(
-        "mptfo serve",
-        &ns_m,
-        &[
-            MPTFO,
-            "serve",
-            "--eal",
-            &eal,
-            "--ip",
-            &ip,
-            "--listen",
-            "8080",
-            "--mode",
-            "echo",
-            "--reply",
-            "hold",
-            "--duration",
-            "60s",
-            "--neighbor",
-            &neighbor,
-        ],
-    );
-    let l = lab.procs[serve]
-        .wait_for("listening", Duration::from_secs(20))
-        .unwrap_or_else(|e| panic!("{e}"));
-    eprintln!("{l}");
-    let target = format!("{}:8080", lab.ip_m);
-    let n0 = Lab::nstat(&ns_k);
+    let (serve, _) = lab.start_echo_serve(&eal, "hold", &[]);
+    let n0 = lab.nstat_k();
 
     let expect_conn = |line: &str, syn_data: &str| {
-        assert_eq!(field(line, "replies_ok"), Some("1"), "{line}");
-        assert_eq!(field(line, "exchanges"), Some("2/2"), "{line}");
-        assert_eq!(field(line, "fallback"), Some("0"), "stayed MPTCP: {line}");
-        assert_eq!(field(line, "remote_key"), Some("1"), "{line}");
-        assert_eq!(field(line, "syn_data_acked"), Some(syn_data), "{line}");
+        assert_fields(line, ECHOED_MPTCP);
+        assert_fields(line, &[("remote_key", "1"), ("syn_data_acked", syn_data)]);
         assert!(field(line, "error").is_none(), "{line}");
     };
+    let sendto = ["--mode", "sendto", "--time-limit", "10s"];
 
     // 1. No cookie yet: sendto(MSG_FASTOPEN) sends a SYN with a cookie
     //    request; the request follows the handshake.
-    let (ok, conns, out) = lab.kernel_client(&[
-        "--target",
-        &target,
-        "--mode",
-        "sendto",
-        "--time-limit",
-        "10s",
-    ]);
-    assert!(ok, "{out}");
-    expect_conn(&conns[0], "0");
-    let metrics = run(&["ip", "-n", &ns_k, "tcp_metrics", "show", &lab.ip_m]).unwrap_or_default();
-    eprintln!("tcp_metrics: {}", metrics.trim());
+    expect_conn(&lab.kernel_clients(1, &sendto)[0], "0");
+    let metrics = tcp_metrics(&lab);
     assert!(
         metrics.contains("fo_cookie"),
         "the client cached a cookie: {metrics}"
     );
-    let n1 = Lab::nstat(&ns_k);
+    let n1 = lab.nstat_k();
     assert_eq!(
         get(&n1, "TcpExtTCPFastOpenActive"),
         get(&n0, "TcpExtTCPFastOpenActive")
@@ -809,55 +804,23 @@ fn linux_client_to_mptfo_serve() {
     assert_eq!(get(&n1, "MPTcpExtMPCapableSYNACKRX"), 1);
 
     // 2. sendto(MSG_FASTOPEN) with the cookie: the SYN carries the data.
-    let (ok, conns, out) = lab.kernel_client(&[
-        "--target",
-        &target,
-        "--mode",
-        "sendto",
-        "--time-limit",
-        "10s",
-    ]);
-    assert!(ok, "{out}");
-    expect_conn(&conns[0], "1");
-    let n2 = Lab::nstat(&ns_k);
+    expect_conn(&lab.kernel_clients(1, &sendto)[0], "1");
+    let n2 = lab.nstat_k();
     assert_eq!(get(&n2, "TcpExtTCPFastOpenActive"), 1);
 
     // 3. TCP_FASTOPEN_CONNECT + connect + write: the write rides in the SYN.
-    let (ok, conns, out) = lab.kernel_client(&[
-        "--target",
-        &target,
-        "--mode",
-        "connect",
-        "--time-limit",
-        "10s",
-    ]);
-    assert!(ok, "{out}");
-    expect_conn(&conns[0], "1");
-    let n3 = Lab::nstat(&ns_k);
-    eprintln!(
-        "client namespace nstat (TFO and MPTCP counters that rose):\n{}",
-        risen(
-            &n0,
-            &n3,
-            &["FastOpen", "MPTcpExt", "TcpActiveOpens", "TcpRetransSegs"]
-        )
+    expect_conn(
+        &lab.kernel_clients(1, &["--mode", "connect", "--time-limit", "10s"])[0],
+        "1",
     );
-    assert_eq!(get(&n3, "TcpExtTCPFastOpenActive"), 2);
-    assert_eq!(get(&n3, "TcpExtTCPFastOpenActiveFail"), 0);
+    let n3 = lab.nstat_k();
+    check_client_tfo(&n0, &n3, 2, 3);
     assert_eq!(get(&n3, "MPTcpExtMPCapableSYNTX"), 3);
-    assert_eq!(get(&n3, "MPTcpExtMPCapableSYNACKRX"), 3);
-    assert_eq!(fallback_counters(&n3), vec![], "no MPTCP fallback");
     assert_eq!(get(&n3, "TcpRetransSegs"), 0);
 
     // Our side's counters.
-    let st = lab.procs[serve].signal_and_wait("-TERM", Duration::from_secs(10));
-    let sout = lab.procs[serve].output();
-    eprintln!("{sout}");
-    assert!(st.success(), "serve exit {st}");
-    assert!(
-        sout.contains("3 connections accepted, 3 closed (0 with errors), 0 open"),
-        "{sout}"
-    );
+    let sout = lab.procs[serve].terminate_success();
+    assert_all_closed(&sout, 3);
     assert_eq!(counter(&sout, "TcpExtTCPFastOpenPassive"), 2, "{sout}");
     assert_eq!(counter(&sout, "TcpExtTCPFastOpenCookieReqd"), 1, "{sout}");
     assert_eq!(counter(&sout, "MPTcpExtMPCapableSYNRX"), 3, "{sout}");
@@ -872,7 +835,7 @@ fn linux_client_to_mptfo_serve() {
         assert_eq!(counter(&sout, name), 0, "{name}: {sout}");
     }
 
-    lab.procs[cap].signal_and_wait("-INT", Duration::from_secs(10));
+    lab.end_capture(cap);
     check_capture(&pcap);
     // The TFO exchange as tshark decodes it.
     let syns = tshark(
@@ -891,42 +854,34 @@ fn linux_client_to_mptfo_serve() {
     );
     assert_eq!(syns.len(), 3, "{syns:?}");
     assert_eq!(
-        tshark(
+        count(
             &pcap,
             "tcp.flags.syn == 1 && tcp.flags.ack == 0 && tcp.options.tfo.request && tcp.len == 0 && tcp.options.mptcp.subtype == 0",
-            &["frame.number"]
-        )
-        .len(),
+        ),
         1,
         "one cookie request, with MP_CAPABLE"
     );
     assert_eq!(
-        tshark(
+        count(
             &pcap,
             "tcp.analysis.tfo_syn && tcp.len == 32 && tcp.options.mptcp.subtype == 0",
-            &["frame.number"]
-        )
-        .len(),
+        ),
         2,
         "two SYNs with cookie, MP_CAPABLE and the 32-byte request"
     );
     assert_eq!(
-        tshark(
+        count(
             &pcap,
             "tcp.analysis.tfo_ack && tcp.ack == 33 && tcp.options.mptcp.subtype == 0",
-            &["frame.number"]
-        )
-        .len(),
+        ),
         2,
         "two SYN/ACKs acknowledging the SYN data, with MP_CAPABLE"
     );
     assert_eq!(
-        tshark(
+        count(
             &pcap,
             "tcp.flags.syn == 1 && tcp.flags.ack == 1 && tcp.options.tfo.cookie && tcp.options.mptcp.subtype == 0",
-            &["frame.number"]
-        )
-        .len(),
+        ),
         1,
         "one SYN/ACK offering a cookie"
     );
@@ -936,82 +891,22 @@ fn linux_client_to_mptfo_serve() {
 /// `mptfo loadgen` -> Linux TFO listener (IPPROTO_MPTCP).
 #[test]
 fn mptfo_loadgen_to_linux_listener() {
-    if skip() {
+    let Some((_serial, mut lab)) = start(Lab::builder("s", 2)) else {
         return;
-    }
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let mut lab = match Lab::create("s", 2) {
-        Ok(l) => l,
-        Err(e) if e.contains("netns add") => {
-            eprintln!("SKIPPED: cannot create network namespaces: {e}");
-            return;
-        }
-        Err(e) => panic!("lab: {e}"),
     };
     const N: u64 = 200;
     let (cap, pcap) = lab.capture("loadgen-to-linux.pcapng");
-    let ns_m = lab.ns_m.clone();
-    let ns_k = lab.ns_k.clone();
-    let listen = format!("{}:8080", lab.ip_k);
-    let n_str = N.to_string();
-    let srv = lab.start_kernel_server(
-        &listen,
-        &[
-            "--response-bytes",
-            "64",
-            "--tfo-qlen",
-            "64",
-            "--wait-key",
-            "on",
-            "--connections",
-            &n_str,
-        ],
-    );
-    let n0 = Lab::nstat(&ns_k);
+    let srv = lab.start_tfo_listener(Some(N));
+    let n0 = lab.nstat_k();
     let eal = lab.eal();
-    let json = lab.dir.join("loadgen.json");
-    let json_s = json.to_string_lossy().into_owned();
-    let ip = format!("{}/24", lab.ip_m);
-    let neighbor = format!("{}={MAC_K}", lab.ip_k);
-    let lg = lab.spawn(
-        "mptfo loadgen",
-        &ns_m,
-        &[
-            MPTFO,
-            "loadgen",
-            "--eal",
-            &eal,
-            "--ip",
-            &ip,
-            "--target",
-            &listen,
-            "--connections",
-            "4",
-            "--transactions",
-            &n_str,
-            "--request-bytes",
-            "64",
-            "--response-bytes",
-            "64",
-            "--tfo",
-            "on",
-            "--mptcp",
-            "on",
-            "--neighbor",
-            &neighbor,
-            "--time-limit",
-            "40s",
-            "--json",
-            &json_s,
-        ],
+    let (_, v) = lab.tfo_loadgen(
+        &eal,
+        &[],
+        N,
+        "loadgen.json",
+        Duration::from_secs(40),
+        Duration::from_secs(20),
     );
-    let st = lab.procs[lg].wait(Duration::from_secs(60));
-    let out = lab.procs[lg].output();
-    eprintln!("{out}");
-    assert!(st.success(), "loadgen exit {st}");
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).expect("JSON report"))
-            .expect("valid JSON");
     assert_eq!(v["clock"], "wall");
     assert_eq!(v["transactions"], N);
     assert_eq!(v["errors"]["total"], 0, "{v}");
@@ -1029,58 +924,23 @@ fn mptfo_loadgen_to_linux_listener() {
     assert_eq!(v["retransmissions"]["total"], 0);
     assert_eq!(v["client_counters"]["MPTcpExtMPCapableSYNACKRX"], N);
 
-    let st = lab.procs[srv].wait(Duration::from_secs(20));
-    let sout = lab.procs[srv].output();
-    let summary = sout
-        .lines()
-        .find(|l| l.starts_with("kernel-server:"))
-        .unwrap_or_else(|| panic!("no summary: {sout}"))
-        .to_owned();
-    eprintln!("{summary}");
-    assert!(st.success(), "kernel-server exit {st}: {sout}");
-    assert_eq!(field(&summary, "accepted"), Some(n_str.as_str()));
-    assert_eq!(field(&summary, "closed"), Some(n_str.as_str()));
-    assert_eq!(field(&summary, "errors"), Some("0"));
-    assert_eq!(field(&summary, "fallbacks"), Some("0"));
-    assert_eq!(field(&summary, "mptcp"), Some(n_str.as_str()));
-    assert_eq!(field(&summary, "tfo"), Some((N - 1).to_string().as_str()));
-
-    let n1 = Lab::nstat(&ns_k);
-    eprintln!(
-        "server namespace nstat (TFO and MPTCP counters that rose):\n{}",
-        risen(
-            &n0,
-            &n1,
-            &["FastOpen", "MPTcpExt", "TcpPassiveOpens", "TcpRetransSegs"]
-        )
-    );
-    assert_eq!(get(&n1, "TcpExtTCPFastOpenPassive"), N - 1);
-    assert_eq!(get(&n1, "TcpExtTCPFastOpenPassiveFail"), 0);
-    assert_eq!(get(&n1, "TcpExtTCPFastOpenCookieReqd"), 1);
-    assert_eq!(get(&n1, "MPTcpExtMPCapableSYNRX"), N);
-    assert_eq!(get(&n1, "MPTcpExtMPCapableACKRX"), N);
-    assert_eq!(fallback_counters(&n1), vec![], "no MPTCP fallback");
+    check_kernel_server_summary(&mut lab, srv, N, N - 1);
+    let n1 = lab.nstat_k();
+    check_listener_tfo(&n0, &n1, N, 1);
     assert_eq!(get(&n1, "TcpRetransSegs"), 0);
 
-    lab.procs[cap].signal_and_wait("-INT", Duration::from_secs(10));
+    lab.end_capture(cap);
     check_capture(&pcap);
     assert_eq!(
-        tshark(
+        count(
             &pcap,
             "tcp.analysis.tfo_syn && tcp.len == 64 && tcp.options.mptcp.subtype == 0",
-            &["frame.number"]
-        )
-        .len() as u64,
+        ),
         N - 1,
         "SYNs with cookie, MP_CAPABLE and the request"
     );
     assert_eq!(
-        tshark(
-            &pcap,
-            "tcp.analysis.tfo_ack && tcp.ack == 65",
-            &["frame.number"]
-        )
-        .len() as u64,
+        count(&pcap, "tcp.analysis.tfo_ack && tcp.ack == 65"),
         N - 1,
         "SYN/ACKs acknowledging the SYN data"
     );
@@ -1094,79 +954,39 @@ fn mptfo_loadgen_to_linux_listener() {
 /// (protocol.md §9 item 33: "knowingly send, accepting fallback").
 #[test]
 fn linux_client_falls_back_cleanly_on_early_reply() {
-    if skip() {
+    let Some((_serial, mut lab)) = start(Lab::builder("e", 3)) else {
         return;
-    }
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let mut lab = match Lab::create("e", 3) {
-        Ok(l) => l,
-        Err(e) if e.contains("netns add") => {
-            eprintln!("SKIPPED: cannot create network namespaces: {e}");
-            return;
-        }
-        Err(e) => panic!("lab: {e}"),
     };
     let (cap, pcap) = lab.capture("early-reply.pcapng");
     let eal = lab.eal();
-    let ns_m = lab.ns_m.clone();
-    let ns_k = lab.ns_k.clone();
-    let neighbor = format!("{}={MAC_K}", lab.ip_k);
-    let ip = format!("{}/24", lab.ip_m);
-    let serve = lab.spawn(
-        "mptfo serve",
-        &ns_m,
+    let (serve, _) = lab.start_echo_serve(&eal, "early", &[]);
+    let conns = lab.kernel_clients(
+        3,
         &[
-            MPTFO,
-            "serve",
-            "--eal",
-            &eal,
-            "--ip",
-            &ip,
             "--mode",
-            "echo",
-            "--reply",
-            "early",
-            "--duration",
-            "60s",
-            "--neighbor",
-            &neighbor,
+            "sendto",
+            "--connections",
+            "3",
+            "--time-limit",
+            "15s",
         ],
     );
-    lab.procs[serve]
-        .wait_for("listening", Duration::from_secs(20))
-        .unwrap_or_else(|e| panic!("{e}"));
-    let target = format!("{}:8080", lab.ip_m);
-    let (ok, conns, out) = lab.kernel_client(&[
-        "--target",
-        &target,
-        "--mode",
-        "sendto",
-        "--connections",
-        "3",
-        "--time-limit",
-        "15s",
-    ]);
-    let n = Lab::nstat(&ns_k);
-    eprintln!(
-        "client namespace nstat:\n{}",
-        risen(&BTreeMap::new(), &n, &["FastOpen", "MPTcpExt"])
+    let n = lab.nstat_k();
+    print_risen(
+        "client namespace nstat",
+        &BTreeMap::new(),
+        &n,
+        &["FastOpen", "MPTcpExt"],
     );
-    assert!(ok, "{out}");
     // The cookie request's reply is held for the key (no SYN data): MPTCP.
     assert_eq!(field(&conns[0], "fallback"), Some("0"), "{}", conns[0]);
     for c in &conns[1..] {
-        assert_eq!(field(c, "syn_data_acked"), Some("1"), "{c}");
-        assert_eq!(field(c, "fallback"), Some("1"), "{c}");
+        assert_fields(c, &[("syn_data_acked", "1"), ("fallback", "1")]);
     }
     assert_eq!(get(&n, "MPTcpExtMPCapableDataFallback"), 2);
-    let st = lab.procs[serve].signal_and_wait("-TERM", Duration::from_secs(10));
-    let sout = lab.procs[serve].output();
-    assert!(st.success(), "{sout}");
-    assert!(
-        sout.contains("3 connections accepted, 3 closed (0 with errors), 0 open"),
-        "{sout}"
-    );
-    lab.procs[cap].signal_and_wait("-INT", Duration::from_secs(10));
+    let sout = lab.procs[serve].terminate_success();
+    assert_all_closed(&sout, 3);
+    lab.end_capture(cap);
     // After the fallback the client's data has no mapping, as it should:
     // only the generic checks here.
     let bad = tshark(
@@ -1197,128 +1017,64 @@ fn allowed_cpus() -> Vec<usize> {
     out
 }
 
+/// Two CPUs for two workers, or `None` (the test is skipped).
+fn two_cpus() -> Option<String> {
+    let cpus = allowed_cpus();
+    if cpus.len() < 2 {
+        eprintln!("SKIPPED: needs two CPUs, has {cpus:?} ***********************************");
+        return None;
+    }
+    Some(format!("{},{}", cpus[0], cpus[1]))
+}
+
+/// A cookie request, then `n` Linux clients (`sendto(MSG_FASTOPEN)`, `gap`
+/// apart when given) whose SYNs carry the cookie and the data, each echo
+/// correct twice and MPTCP; then the client namespace's counters say so.
+fn tfo_clients_after_cookie(lab: &mut Lab, n: u64, gap: Option<&str>, n0: &Nstat) {
+    // One connection for the cookie: data after the handshake.
+    let conns = lab.kernel_clients(1, &["--time-limit", "10s"]);
+    assert_eq!(
+        field(&conns[0], "syn_data_acked"),
+        Some("0"),
+        "{}",
+        conns[0]
+    );
+    let count = n.to_string();
+    let mut args = vec!["--mode", "sendto", "--connections", &count];
+    if let Some(gap) = gap {
+        args.extend_from_slice(&["--gap", gap]);
+    }
+    args.extend_from_slice(&["--time-limit", "20s"]);
+    for c in &lab.kernel_clients(n as usize, &args) {
+        assert_fields(c, ECHOED_MPTCP);
+        assert_fields(c, &[("syn_data_acked", "1")]);
+        assert!(field(c, "error").is_none(), "{c}");
+    }
+    check_client_tfo(n0, &lab.nstat_k(), n, n + 1);
+}
+
 /// Linux client -> `mptfo serve --cores A,B` (two pinned workers, two
 /// af_packet queue pairs, software steering): every SYN's data echoed.
 #[test]
 fn linux_client_to_two_core_serve() {
-    if skip() {
+    let Some(cores) = two_cpus() else { return };
+    let Some((_serial, mut lab)) = start(Lab::builder("m", 4)) else {
         return;
-    }
-    let cpus = allowed_cpus();
-    if cpus.len() < 2 {
-        eprintln!("SKIPPED: needs two CPUs, has {cpus:?} ***********************************");
-        return;
-    }
-    let cores = format!("{},{}", cpus[0], cpus[1]);
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let mut lab = match Lab::create("m", 4) {
-        Ok(l) => l,
-        Err(e) if e.contains("netns add") => {
-            eprintln!("SKIPPED: cannot create network namespaces: {e}");
-            return;
-        }
-        Err(e) => panic!("lab: {e}"),
     };
     // Two queue pairs: the kernel spreads flows over them (PACKET_FANOUT),
     // by its hash, not ours.
     let eal = lab.eal() + ",qpairs=2";
-    let ns_m = lab.ns_m.clone();
-    let ns_k = lab.ns_k.clone();
-    let neighbor = format!("{}={MAC_K}", lab.ip_k);
-    let ip = format!("{}/24", lab.ip_m);
-    let serve = lab.spawn(
-        "mptfo serve",
-        &ns_m,
-        &[
-            MPTFO,
-            "serve",
-            "--eal",
-            &eal,
-            "--cores",
-            &cores,
-            "--ip",
-            &ip,
-            "--listen",
-            "8080",
-            "--mode",
-            "echo",
-            "--reply",
-            "hold",
-            "--duration",
-            "60s",
-            "--idle-sleep",
-            "20us",
-            "--neighbor",
-            &neighbor,
-        ],
-    );
-    let l = lab.procs[serve]
-        .wait_for("listening", Duration::from_secs(20))
-        .unwrap_or_else(|e| panic!("{e}"));
-    eprintln!("{l}");
-    let target = format!("{}:8080", lab.ip_m);
-    let n0 = Lab::nstat(&ns_k);
-    // One connection for the cookie, then several with data in the SYN.
-    let (ok, _, out) = lab.kernel_client(&["--target", &target, "--time-limit", "10s"]);
-    assert!(ok, "{out}");
-    const N: usize = 12;
-    let n = N.to_string();
-    let (ok, conns, out) = lab.kernel_client(&[
-        "--target",
-        &target,
-        "--mode",
-        "sendto",
-        "--connections",
-        &n,
-        "--gap",
-        "5ms",
-        "--time-limit",
-        "20s",
-    ]);
-    assert!(ok, "{out}");
-    assert_eq!(conns.len(), N, "{out}");
-    for line in &conns {
-        assert_eq!(field(line, "replies_ok"), Some("1"), "{line}");
-        assert_eq!(field(line, "exchanges"), Some("2/2"), "{line}");
-        assert_eq!(field(line, "fallback"), Some("0"), "stayed MPTCP: {line}");
-        assert_eq!(field(line, "syn_data_acked"), Some("1"), "{line}");
-        assert!(field(line, "error").is_none(), "{line}");
-    }
-    let n1 = Lab::nstat(&ns_k);
-    eprintln!(
-        "client namespace nstat (TFO and MPTCP counters that rose):\n{}",
-        risen(
-            &n0,
-            &n1,
-            &["FastOpen", "MPTcpExt", "TcpActiveOpens", "TcpRetransSegs"]
-        )
-    );
-    assert_eq!(get(&n1, "TcpExtTCPFastOpenActive"), N as u64);
-    assert_eq!(get(&n1, "TcpExtTCPFastOpenActiveFail"), 0);
-    assert_eq!(get(&n1, "MPTcpExtMPCapableSYNACKRX"), N as u64 + 1);
-    assert_eq!(fallback_counters(&n1), vec![], "no MPTCP fallback");
+    let (serve, _) =
+        lab.start_echo_serve(&eal, "hold", &["--cores", &cores, "--idle-sleep", "20us"]);
+    let n0 = lab.nstat_k();
+    const N: u64 = 12;
+    tfo_clients_after_cookie(&mut lab, N, Some("5ms"), &n0);
 
-    let st = lab.procs[serve].signal_and_wait("-TERM", Duration::from_secs(10));
-    let sout = lab.procs[serve].output();
-    eprintln!("{sout}");
-    assert!(st.success(), "serve exit {st}");
+    let sout = lab.procs[serve].terminate_success();
     let total = N + 1;
-    assert!(
-        sout.contains(&format!(
-            "{total} connections accepted, {total} closed (0 with errors), 0 open"
-        )),
-        "{sout}"
-    );
-    assert_eq!(
-        counter(&sout, "TcpExtTCPFastOpenPassive"),
-        N as u64,
-        "{sout}"
-    );
-    assert_eq!(
-        counter(&sout, "MPTcpExtMPCapableACKRX"),
-        total as u64,
-        "{sout}"
-    );
+    assert_all_closed(&sout, total);
+    assert_eq!(counter(&sout, "TcpExtTCPFastOpenPassive"), N, "{sout}");
+    assert_eq!(counter(&sout, "MPTcpExtMPCapableACKRX"), total, "{sout}");
     // Per core: `serve: core K (cpu C, pinned): A connections accepted, ...`
     let per_core: Vec<u64> = sout
         .lines()
@@ -1329,7 +1085,7 @@ fn linux_client_to_two_core_serve() {
         })
         .collect();
     assert_eq!(per_core.len(), 2, "{sout}");
-    assert_eq!(per_core.iter().sum::<u64>(), total as u64, "{sout}");
+    assert_eq!(per_core.iter().sum::<u64>(), total, "{sout}");
     let steering = sout
         .lines()
         .find(|l| l.starts_with("serve: steering: "))
@@ -1337,10 +1093,8 @@ fn linux_client_to_two_core_serve() {
     let steered: u64 = steering
         .split(", ")
         .find_map(|p| {
-            p.strip_suffix(|_: char| false).and(None).or_else(|| {
-                p.split_once(" steered to other cores")
-                    .and_then(|(n, _)| n.parse().ok())
-            })
+            p.split_once(" steered to other cores")
+                .and_then(|(n, _)| n.parse().ok())
         })
         .expect("steered count");
     assert!(
@@ -1359,90 +1113,23 @@ fn linux_client_to_two_core_serve() {
 /// connection: every transaction completes, with data in the SYN.
 #[test]
 fn two_core_mptfo_loadgen_to_linux_listener() {
-    if skip() {
+    let Some(cores) = two_cpus() else { return };
+    let Some((_serial, mut lab)) = start(Lab::builder("l", 5)) else {
         return;
-    }
-    let cpus = allowed_cpus();
-    if cpus.len() < 2 {
-        eprintln!("SKIPPED: needs two CPUs, has {cpus:?} ***********************************");
-        return;
-    }
-    let cores = format!("{},{}", cpus[0], cpus[1]);
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let mut lab = match Lab::create("l", 5) {
-        Ok(l) => l,
-        Err(e) if e.contains("netns add") => {
-            eprintln!("SKIPPED: cannot create network namespaces: {e}");
-            return;
-        }
-        Err(e) => panic!("lab: {e}"),
     };
     const N: u64 = 200;
     const CORES: u64 = 2;
-    let ns_m = lab.ns_m.clone();
-    let ns_k = lab.ns_k.clone();
-    let listen = format!("{}:8080", lab.ip_k);
-    let n_str = N.to_string();
-    let srv = lab.start_kernel_server(
-        &listen,
-        &[
-            "--response-bytes",
-            "64",
-            "--tfo-qlen",
-            "64",
-            "--wait-key",
-            "on",
-            "--connections",
-            &n_str,
-        ],
-    );
-    let n0 = Lab::nstat(&ns_k);
+    let srv = lab.start_tfo_listener(Some(N));
+    let n0 = lab.nstat_k();
     let eal = lab.eal() + ",qpairs=2";
-    let json = lab.dir.join("loadgen.json");
-    let json_s = json.to_string_lossy().into_owned();
-    let ip = format!("{}/24", lab.ip_m);
-    let neighbor = format!("{}={MAC_K}", lab.ip_k);
-    let lg = lab.spawn(
-        "mptfo loadgen",
-        &ns_m,
-        &[
-            MPTFO,
-            "loadgen",
-            "--eal",
-            &eal,
-            "--cores",
-            &cores,
-            "--ip",
-            &ip,
-            "--target",
-            &listen,
-            "--connections",
-            "4",
-            "--transactions",
-            &n_str,
-            "--request-bytes",
-            "64",
-            "--response-bytes",
-            "64",
-            "--tfo",
-            "on",
-            "--mptcp",
-            "on",
-            "--neighbor",
-            &neighbor,
-            "--time-limit",
-            "40s",
-            "--json",
-            &json_s,
-        ],
+    let (_, v) = lab.tfo_loadgen(
+        &eal,
+        &["--cores", &cores],
+        N,
+        "loadgen.json",
+        Duration::from_secs(40),
+        Duration::from_secs(20),
     );
-    let st = lab.procs[lg].wait(Duration::from_secs(60));
-    let out = lab.procs[lg].output();
-    eprintln!("{out}");
-    assert!(st.success(), "loadgen exit {st}");
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).expect("JSON report"))
-            .expect("valid JSON");
     assert_eq!(v["cores"], CORES);
     assert_eq!(v["transactions"], N, "{v}");
     assert_eq!(v["started"], N);
@@ -1474,44 +1161,21 @@ fn two_core_mptfo_loadgen_to_linux_listener() {
     let fraction = steer["steered_fraction"].as_f64().expect("fraction");
     eprintln!("steering: {steer}");
 
-    let st = lab.procs[srv].wait(Duration::from_secs(20));
-    let sout = lab.procs[srv].output();
-    let summary = sout
-        .lines()
-        .find(|l| l.starts_with("kernel-server:"))
-        .unwrap_or_else(|| panic!("no summary: {sout}"))
-        .to_owned();
-    eprintln!("{summary}");
-    assert!(st.success(), "kernel-server exit {st}: {sout}");
-    assert_eq!(field(&summary, "accepted"), Some(n_str.as_str()));
-    assert_eq!(field(&summary, "closed"), Some(n_str.as_str()));
-    assert_eq!(field(&summary, "errors"), Some("0"));
-    assert_eq!(field(&summary, "fallbacks"), Some("0"));
-    assert_eq!(field(&summary, "mptcp"), Some(n_str.as_str()));
-    assert_eq!(
-        field(&summary, "tfo"),
-        Some((N - CORES).to_string().as_str())
-    );
-
-    let n1 = Lab::nstat(&ns_k);
-    eprintln!(
-        "server namespace nstat (TFO and MPTCP counters that rose):\n{}",
-        risen(
-            &n0,
-            &n1,
-            &["FastOpen", "MPTcpExt", "TcpPassiveOpens", "TcpRetransSegs"]
-        )
-    );
-    assert_eq!(get(&n1, "TcpExtTCPFastOpenPassive"), N - CORES);
-    assert_eq!(get(&n1, "TcpExtTCPFastOpenPassiveFail"), 0);
-    assert_eq!(get(&n1, "TcpExtTCPFastOpenCookieReqd"), CORES);
-    assert_eq!(get(&n1, "MPTcpExtMPCapableSYNRX"), N);
-    assert_eq!(get(&n1, "MPTcpExtMPCapableACKRX"), N);
-    assert_eq!(fallback_counters(&n1), vec![], "no MPTCP fallback");
+    check_kernel_server_summary(&mut lab, srv, N, N - CORES);
+    let n1 = lab.nstat_k();
+    check_listener_tfo(&n0, &n1, N, CORES);
     assert_eq!(get(&n1, "TcpRetransSegs"), 0);
     eprintln!(
         "PASSED: mptfo loadgen on two cores -> Linux MPTCP TFO listener (steered fraction {fraction:.3})"
     );
+}
+
+impl Lab {
+    /// Runs `args` in namespace `ns` (one of the lab's); fails the test if
+    /// that fails.
+    fn in_ns(&self, ns: &str, args: &[&str]) {
+        ns_run(ns, args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+    }
 }
 
 /// The second path's MACs (mptfo's side, the kernel's side).
@@ -1533,16 +1197,8 @@ fn add_second_path(lab: &Lab, subnet: u8) -> (String, String, String) {
         "name", &if_k2, "address", MAC_K2, "netns", &lab.ns_k,
     ])
     .expect("second veth pair");
-    let k = |args: &[&str]| {
-        let mut v = vec!["ip", "netns", "exec", lab.ns_k.as_str()];
-        v.extend_from_slice(args);
-        run(&v).unwrap_or_else(|e| panic!("{args:?}: {e}"));
-    };
-    let m = |args: &[&str]| {
-        let mut v = vec!["ip", "netns", "exec", lab.ns_m.as_str()];
-        v.extend_from_slice(args);
-        run(&v).unwrap_or_else(|e| panic!("{args:?}: {e}"));
-    };
+    let k = |args: &[&str]| lab.in_ns(&lab.ns_k, args);
+    let m = |args: &[&str]| lab.in_ns(&lab.ns_m, args);
     for c in ["all", "default", lab.if_k.as_str(), if_k2.as_str()] {
         k(&["sysctl", "-qw", &format!("net.ipv4.conf.{c}.rp_filter=0")]);
     }
@@ -1580,91 +1236,62 @@ fn add_second_path(lab: &Lab, subnet: u8) -> (String, String, String) {
     (if_m2, ip_m2, ip_k2)
 }
 
+/// `n` Linux clients (plain connect, `exchanges` echoes of 8000 bytes
+/// each, `more` added) to `mptfo serve`: every echo correct, MPTCP
+/// throughout. Returns the client namespace's counters after them (and
+/// prints those that rose since `n0`).
+fn plain_clients(lab: &mut Lab, n: u64, exchanges: &str, more: &[&str], n0: &Nstat) -> Nstat {
+    let count = n.to_string();
+    let mut args = vec![
+        "--mode",
+        "plain",
+        "--connections",
+        &count,
+        "--exchanges",
+        exchanges,
+        "--request-bytes",
+        "8000",
+    ];
+    args.extend_from_slice(more);
+    for c in &lab.kernel_clients(n as usize, &args) {
+        assert_fields(c, &[("replies_ok", "1"), ("fallback", "0")]);
+    }
+    let n1 = lab.nstat_k();
+    print_risen("client namespace nstat (MPTCP)", n0, &n1, MPTCP_ONLY);
+    n1
+}
+
 /// `mptfo serve` on two DPDK ports (two paths) with a `signal` endpoint on
 /// the second address: it announces the address (ADD_ADDR) on the Linux
 /// client's connection, the client (add_addr_accepted 2) joins it
 /// (MP_JOIN on the second path), and the echo stays correct.
 #[test]
 fn mptfo_serve_signal_endpoint_joined_by_linux_client() {
-    if skip() {
+    let Some((_serial, mut lab)) = start(Lab::builder("j", 6)) else {
         return;
-    }
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let mut lab = match Lab::create("j", 6) {
-        Ok(l) => l,
-        Err(e) if e.contains("netns add") => {
-            eprintln!("SKIPPED: cannot create network namespaces: {e}");
-            return;
-        }
-        Err(e) => panic!("lab: {e}"),
     };
     let (if_m2, ip_m2, ip_k2) = add_second_path(&lab, 7);
     let eal = format!("{} --vdev=net_af_packet1,iface={if_m2}", lab.eal());
-    let ns_m = lab.ns_m.clone();
-    let ns_k = lab.ns_k.clone();
-    let ip = format!("{}/24", lab.ip_m);
     let extra = format!("net_af_packet1={ip_m2}/24");
-    let n1 = format!("{}={MAC_K}", lab.ip_k);
     let n2 = format!("{ip_k2}={MAC_K2}");
-    let serve = lab.spawn(
-        "mptfo serve",
-        &ns_m,
+    let (serve, _) = lab.start_echo_serve(
+        &eal,
+        "hold",
         &[
-            MPTFO,
-            "serve",
-            "--eal",
-            &eal,
             "--port",
             "net_af_packet0",
-            "--ip",
-            &ip,
             "--extra-port",
             &extra,
             "--signal",
             &ip_m2,
-            "--listen",
-            "8080",
-            "--mode",
-            "echo",
-            "--reply",
-            "hold",
-            "--duration",
-            "60s",
             "--idle-sleep",
             "20us",
-            "--neighbor",
-            &n1,
             "--neighbor",
             &n2,
         ],
     );
-    let l = lab.procs[serve]
-        .wait_for("listening", Duration::from_secs(20))
-        .unwrap_or_else(|e| panic!("{e}"));
-    eprintln!("{l}");
-    let target = format!("{}:8080", lab.ip_m);
-    let n0 = Lab::nstat(&ns_k);
-    let (ok, conns, out) = lab.kernel_client(&[
-        "--target",
-        &target,
-        "--mode",
-        "plain",
-        "--exchanges",
-        "400",
-        "--request-bytes",
-        "8000",
-        "--time-limit",
-        "20s",
-    ]);
-    assert!(ok, "{out}");
-    assert_eq!(conns.len(), 1, "{out}");
-    assert_eq!(field(&conns[0], "replies_ok"), Some("1"), "{}", conns[0]);
-    assert_eq!(field(&conns[0], "fallback"), Some("0"), "{}", conns[0]);
-    let n1 = Lab::nstat(&ns_k);
-    eprintln!(
-        "client namespace nstat (MPTCP counters that rose):\n{}",
-        risen(&n0, &n1, &["MPTcpExt", "TcpRetransSegs"])
-    );
+    let n0 = lab.nstat_k();
+    let n1 = plain_clients(&mut lab, 1, "400", &["--time-limit", "20s"], &n0);
     assert!(get(&n1, "MPTcpExtAddAddr") >= 1, "ADD_ADDR received");
     assert!(
         get(&n1, "MPTcpExtMPJoinSynAckRx") >= 1,
@@ -1673,10 +1300,7 @@ fn mptfo_serve_signal_endpoint_joined_by_linux_client() {
     assert_eq!(get(&n1, "MPTcpExtMPJoinSynAckHMacFailure"), 0);
     assert_eq!(fallback_counters(&n1), vec![], "no MPTCP fallback");
 
-    let st = lab.procs[serve].signal_and_wait("-TERM", Duration::from_secs(10));
-    let sout = lab.procs[serve].output();
-    eprintln!("{sout}");
-    assert!(st.success(), "serve exit {st}");
+    let sout = lab.procs[serve].terminate_success();
     assert!(counter(&sout, "MPTcpExtMPJoinSynRx") >= 1, "{sout}");
     assert!(counter(&sout, "MPTcpExtMPJoinAckRx") >= 1, "{sout}");
     assert!(counter(&sout, "MPTcpExtAddAddrTx") >= 1, "{sout}");
@@ -1709,11 +1333,17 @@ fn port_bytes(out: &str, k: usize) -> (u64, u64) {
         .lines()
         .find_map(|l| l.strip_prefix(&format!("port {k}: port: rx ")))
         .unwrap_or_else(|| panic!("no port {k} line: {out}"));
+    port_line_bytes(l)
+}
+
+/// The bytes of a port line after `rx `: `N frames B bytes (D dropped),
+/// tx N frames B bytes (D dropped)`.
+fn port_line_bytes(l: &str) -> (u64, u64) {
     let w: Vec<&str> = l.split_whitespace().collect();
-    // rx N frames B bytes (D dropped), tx N frames B bytes (D dropped)
-    let rx = w[2].parse().expect("rx bytes");
-    let tx = w[9].parse().expect("tx bytes");
-    (rx, tx)
+    (
+        w[2].parse().expect("rx bytes"),
+        w[9].parse().expect("tx bytes"),
+    )
 }
 
 /// A `subflow` endpoint on the kernel namespace's second address (`ip
@@ -1752,9 +1382,7 @@ fn subflow_endpoint_over_second_path(lab: &Lab, ip_k2: &str, if_k2: &str) {
             "ip", "mptcp", "endpoint", "add", ip_k2, "dev", if_k2, "subflow",
         ],
     ] {
-        let mut v = vec!["ip", "netns", "exec", lab.ns_k.as_str()];
-        v.extend_from_slice(&args);
-        run(&v).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+        lab.in_ns(&lab.ns_k, &args);
     }
 }
 
@@ -1764,91 +1392,34 @@ fn subflow_endpoint_over_second_path(lab: &Lab, ip_k2: &str, if_k2: &str) {
 /// by policy routing) is accepted, the echo stays correct.
 #[test]
 fn linux_client_subflow_endpoint_joins_mptfo_serve() {
-    if skip() {
+    let Some((_serial, mut lab)) = start(Lab::builder("i", 8)) else {
         return;
-    }
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let mut lab = match Lab::create("i", 8) {
-        Ok(l) => l,
-        Err(e) if e.contains("netns add") => {
-            eprintln!("SKIPPED: cannot create network namespaces: {e}");
-            return;
-        }
-        Err(e) => panic!("lab: {e}"),
     };
     let (if_m2, ip_m2, ip_k2) = add_second_path(&lab, 9);
     let if_k2 = format!("{}2", lab.if_k);
-    let ns_m = lab.ns_m.clone();
-    let ns_k = lab.ns_k.clone();
     subflow_endpoint_over_second_path(&lab, &ip_k2, &if_k2);
     let eal = format!("{} --vdev=net_af_packet1,iface={if_m2}", lab.eal());
-    let ip = format!("{}/24", lab.ip_m);
     // Serve's first address is taken on the second port too (the join
     // comes to it over the second path).
     let extra = format!("net_af_packet1={ip_m2}/24,{}/32", lab.ip_m);
-    let n1 = format!("{}={MAC_K}", lab.ip_k);
     let n2 = format!("{ip_k2}={MAC_K2}");
-    let serve = lab.spawn(
-        "mptfo serve",
-        &ns_m,
+    let (serve, _) = lab.start_echo_serve(
+        &eal,
+        "hold",
         &[
-            MPTFO,
-            "serve",
-            "--eal",
-            &eal,
             "--port",
             "net_af_packet0",
-            "--ip",
-            &ip,
             "--extra-port",
             &extra,
-            "--listen",
-            "8080",
-            "--mode",
-            "echo",
-            "--reply",
-            "hold",
-            "--duration",
-            "60s",
             "--idle-sleep",
             "20us",
-            "--neighbor",
-            &n1,
             "--neighbor",
             &n2,
         ],
     );
-    let l = lab.procs[serve]
-        .wait_for("listening", Duration::from_secs(20))
-        .unwrap_or_else(|e| panic!("{e}"));
-    eprintln!("{l}");
-    let target = format!("{}:8080", lab.ip_m);
-    let n0 = Lab::nstat(&ns_k);
-    let (ok, conns, out) = lab.kernel_client(&[
-        "--target",
-        &target,
-        "--mode",
-        "plain",
-        "--exchanges",
-        "3000",
-        "--request-bytes",
-        "8000",
-        "--time-limit",
-        "20s",
-    ]);
-    assert!(ok, "{out}");
-    assert_eq!(conns.len(), 1, "{out}");
-    assert_eq!(field(&conns[0], "replies_ok"), Some("1"), "{}", conns[0]);
-    assert_eq!(field(&conns[0], "fallback"), Some("0"), "{}", conns[0]);
-    let n1 = Lab::nstat(&ns_k);
-    eprintln!(
-        "client namespace nstat (MPTCP counters that rose):\n{}",
-        risen(&n0, &n1, &["MPTcpExt", "TcpRetransSegs"])
-    );
-    let st = lab.procs[serve].signal_and_wait("-TERM", Duration::from_secs(10));
-    let sout = lab.procs[serve].output();
-    eprintln!("{sout}");
-    assert!(st.success(), "serve exit {st}");
+    let n0 = lab.nstat_k();
+    let n1 = plain_clients(&mut lab, 1, "3000", &["--time-limit", "20s"], &n0);
+    let sout = lab.procs[serve].terminate_success();
     assert!(get(&n1, "MPTcpExtMPJoinSynTx") >= 1, "the client joined");
     assert!(
         get(&n1, "MPTcpExtMPJoinSynAckRx") >= 1,
@@ -1865,6 +1436,35 @@ fn linux_client_subflow_endpoint_joins_mptfo_serve() {
     eprintln!("PASSED: Linux client (subflow endpoint) joins mptfo serve on two ports (path 2 bytes rx/tx {p1:?})");
 }
 
+/// Runs `mptfo loadgen` (see [`Lab::spawn_mptfo`]) with `args`, 64-byte
+/// requests, TFO off, MPTCP on, bounded to 30 s, against the kernel's
+/// listener: it must succeed, and the listener's namespace show no join
+/// with a bad HMAC and no fallback. Prints and returns its output and the
+/// listener's counters after it (printing those that rose since `n0`).
+fn joining_loadgen(lab: &mut Lab, eal: &str, args: &[&str], n0: &Nstat) -> (String, Nstat) {
+    let mut full = args.to_vec();
+    full.extend_from_slice(&[
+        "--request-bytes",
+        "64",
+        "--tfo",
+        "off",
+        "--mptcp",
+        "on",
+        "--time-limit",
+        "30s",
+    ]);
+    let lg = lab.spawn_mptfo("loadgen", eal, &full);
+    let st = lab.procs[lg].wait(Duration::from_secs(40));
+    let out = lab.procs[lg].output();
+    eprintln!("{out}");
+    let n1 = lab.nstat_k();
+    print_risen("server namespace nstat (MPTCP)", n0, &n1, MPTCP_ONLY);
+    assert!(st.success(), "loadgen exit {st}");
+    assert_eq!(get(&n1, "MPTcpExtMPJoinAckHMacFailure"), 0);
+    assert_eq!(fallback_counters(&n1), vec![], "no MPTCP fallback");
+    (out, n1)
+}
+
 /// `mptfo loadgen` on two DPDK ports with a `subflow` endpoint on its
 /// second address joins a Linux MPTCP server: once the connection is up,
 /// the path manager opens a second subflow (MP_JOIN) from the second
@@ -1872,54 +1472,32 @@ fn linux_client_subflow_endpoint_joins_mptfo_serve() {
 /// join, the reply is complete.
 #[test]
 fn mptfo_loadgen_subflow_endpoint_joins_linux_server() {
-    if skip() {
+    let Some((_serial, mut lab)) = start(Lab::builder("c", 10)) else {
         return;
-    }
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let mut lab = match Lab::create("c", 10) {
-        Ok(l) => l,
-        Err(e) if e.contains("netns add") => {
-            eprintln!("SKIPPED: cannot create network namespaces: {e}");
-            return;
-        }
-        Err(e) => panic!("lab: {e}"),
     };
     let (if_m2, ip_m2, ip_k2) = add_second_path(&lab, 11);
     let if_k2 = format!("{}2", lab.if_k);
-    let ns_m = lab.ns_m.clone();
-    let ns_k = lab.ns_k.clone();
     // The engine's neighbour table is per address, not per interface: the
     // join to the server's first address leaves the second port with that
     // address's MAC, so the kernel's second interface wears it too.
-    run(&[
-        "ip", "netns", "exec", &ns_k, "ip", "link", "set", &if_k2, "address", MAC_K,
-    ])
-    .expect("second path MAC");
+    lab.in_ns(&lab.ns_k, &["ip", "link", "set", &if_k2, "address", MAC_K]);
     const RESPONSE: u64 = 4_000_000;
     let response = RESPONSE.to_string();
-    let listen = format!("{}:8080", lab.ip_k);
+    let listen = lab.listen_k();
     let srv = lab.start_kernel_server(
         &listen,
         &["--response-bytes", &response, "--connections", "1"],
     );
-    let n0 = Lab::nstat(&ns_k);
+    let n0 = lab.nstat_k();
     let eal = format!("{} --vdev=net_af_packet1,iface={if_m2}", lab.eal());
-    let ip = format!("{}/24", lab.ip_m);
     let extra = format!("net_af_packet1={ip_m2}/24");
-    let n1 = format!("{}={MAC_K}", lab.ip_k);
     let n2 = format!("{ip_k2}={MAC_K}");
-    let lg = lab.spawn(
-        "mptfo loadgen",
-        &ns_m,
+    let (out, n1) = joining_loadgen(
+        &mut lab,
+        &eal,
         &[
-            MPTFO,
-            "loadgen",
-            "--eal",
-            &eal,
             "--port",
             "net_af_packet0",
-            "--ip",
-            &ip,
             "--extra-port",
             &extra,
             "--subflow",
@@ -1930,31 +1508,13 @@ fn mptfo_loadgen_subflow_endpoint_joins_linux_server() {
             "1",
             "--transactions",
             "1",
-            "--request-bytes",
-            "64",
             "--response-bytes",
             &response,
-            "--tfo",
-            "off",
-            "--mptcp",
-            "on",
-            "--neighbor",
-            &n1,
             "--neighbor",
             &n2,
-            "--time-limit",
-            "30s",
         ],
+        &n0,
     );
-    let st = lab.procs[lg].wait(Duration::from_secs(40));
-    let out = lab.procs[lg].output();
-    eprintln!("{out}");
-    let n1 = Lab::nstat(&ns_k);
-    eprintln!(
-        "server namespace nstat (MPTCP counters that rose):\n{}",
-        risen(&n0, &n1, &["MPTcpExt", "TcpRetransSegs"])
-    );
-    assert!(st.success(), "loadgen exit {st}");
     assert!(out.contains("1 completed (1 started)"), "{out}");
     assert!(counter(&out, "MPTcpExtMPJoinSynTx") >= 1, "{out}");
     assert!(
@@ -1962,53 +1522,12 @@ fn mptfo_loadgen_subflow_endpoint_joins_linux_server() {
         "the server saw the join"
     );
     assert!(get(&n1, "MPTcpExtMPJoinAckRx") >= 1, "the join completed");
-    assert_eq!(get(&n1, "MPTcpExtMPJoinAckHMacFailure"), 0);
-    assert_eq!(fallback_counters(&n1), vec![], "no MPTCP fallback");
-    let st = lab.procs[srv].wait(Duration::from_secs(20));
-    let sout = lab.procs[srv].output();
-    assert!(st.success(), "kernel-server exit {st}: {sout}");
+    lab.procs[srv].wait_success(Duration::from_secs(20));
     let p1 = port_bytes(&out, 1);
     assert!(p1.0 > 100_000, "reply data on path 2: {p1:?}");
     eprintln!(
         "PASSED: mptfo loadgen (subflow endpoint) joins a Linux server (path 2 bytes rx/tx {p1:?})"
     );
-}
-
-/// Starts `mptfo serve` (echo, reply held) on a lab with TFO key `key`;
-/// returns its index once it listens.
-fn start_serve_with_key(lab: &mut Lab, key: &str) -> usize {
-    let eal = lab.eal();
-    let ns_m = lab.ns_m.clone();
-    let neighbor = format!("{}={MAC_K}", lab.ip_k);
-    let ip = format!("{}/24", lab.ip_m);
-    let serve = lab.spawn(
-        "mptfo serve",
-        &ns_m,
-        &[
-            MPTFO,
-            "serve",
-            "--eal",
-            &eal,
-            "--ip",
-            &ip,
-            "--listen",
-            "8080",
-            "--mode",
-            "echo",
-            "--reply",
-            "hold",
-            "--tfo-key",
-            key,
-            "--duration",
-            "60s",
-            "--neighbor",
-            &neighbor,
-        ],
-    );
-    lab.procs[serve]
-        .wait_for("listening", Duration::from_secs(20))
-        .unwrap_or_else(|e| panic!("{e}"));
-    serve
 }
 
 /// Linux client whose cached cookie is invalid -> `mptfo serve`
@@ -2023,33 +1542,13 @@ fn start_serve_with_key(lab: &mut Lab, key: &str) -> usize {
 /// TFO + MPTCP again.
 #[test]
 fn linux_client_invalid_cookie_to_mptfo_serve() {
-    if skip() {
+    let Some((_serial, mut lab)) = start(Lab::builder("v", 12)) else {
         return;
-    }
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let mut lab = match Lab::create("v", 12) {
-        Ok(l) => l,
-        Err(e) if e.contains("netns add") => {
-            eprintln!("SKIPPED: cannot create network namespaces: {e}");
-            return;
-        }
-        Err(e) => panic!("lab: {e}"),
     };
     let (cap, pcap) = lab.capture("invalid-cookie-client.pcapng");
-    let ns_k = lab.ns_k.clone();
-    let target = format!("{}:8080", lab.ip_m);
+    let eal = lab.eal();
     let client = |lab: &mut Lab| {
-        let (ok, conns, out) = lab.kernel_client(&[
-            "--target",
-            &target,
-            "--mode",
-            "sendto",
-            "--time-limit",
-            "10s",
-        ]);
-        assert!(ok, "{out}");
-        assert_eq!(conns.len(), 1, "{out}");
-        let c = conns[0].clone();
+        let c = lab.kernel_clients(1, &["--mode", "sendto", "--time-limit", "10s"])[0].clone();
         assert_eq!(field(&c, "replies_ok"), Some("1"), "echo exactly once: {c}");
         assert_eq!(field(&c, "exchanges"), Some("2/2"), "{c}");
         assert!(field(&c, "error").is_none(), "{c}");
@@ -2057,22 +1556,26 @@ fn linux_client_invalid_cookie_to_mptfo_serve() {
     };
 
     // Key 1: the cookie request; the client caches a key-1 cookie.
-    let serve1 = start_serve_with_key(&mut lab, "000102030405060708090a0b0c0d0e0f");
-    let n0 = Lab::nstat(&ns_k);
+    let (serve1, _) = lab.start_echo_serve(
+        &eal,
+        "hold",
+        &["--tfo-key", "000102030405060708090a0b0c0d0e0f"],
+    );
+    let n0 = lab.nstat_k();
     let c = client(&mut lab);
-    assert_eq!(field(&c, "syn_data_acked"), Some("0"), "{c}");
-    assert_eq!(field(&c, "fallback"), Some("0"), "{c}");
-    let m1 = run(&["ip", "-n", &ns_k, "tcp_metrics", "show", &lab.ip_m]).unwrap_or_default();
-    eprintln!("tcp_metrics (key 1): {}", m1.trim());
+    assert_fields(&c, &[("syn_data_acked", "0"), ("fallback", "0")]);
+    let m1 = tcp_metrics(&lab);
     assert!(m1.contains("fo_cookie"), "{m1}");
-    let st = lab.procs[serve1].signal_and_wait("-TERM", Duration::from_secs(10));
-    let s1 = lab.procs[serve1].output();
-    assert!(st.success(), "{s1}");
+    let s1 = lab.procs[serve1].terminate_success();
     assert_eq!(counter(&s1, "TcpExtTCPFastOpenCookieReqd"), 1, "{s1}");
 
     // Key 2: the cached cookie is invalid.
-    let serve2 = start_serve_with_key(&mut lab, "f0e0d0c0b0a090807060504030201000");
-    let n1 = Lab::nstat(&ns_k);
+    let (serve2, _) = lab.start_echo_serve(
+        &eal,
+        "hold",
+        &["--tfo-key", "f0e0d0c0b0a090807060504030201000"],
+    );
+    let n1 = lab.nstat_k();
     let c = client(&mut lab);
     assert_eq!(
         field(&c, "syn_data_acked"),
@@ -2084,17 +1587,14 @@ fn linux_client_invalid_cookie_to_mptfo_serve() {
         Some("1"),
         "Linux's quirk: plain TCP: {c}"
     );
-    let n2 = Lab::nstat(&ns_k);
-    eprintln!(
-        "client namespace nstat, rejected-cookie connection (counters that rose):\n{}",
-        risen(
-            &n1,
-            &n2,
-            &["FastOpen", "MPTcpExt", "TcpActiveOpens", "TcpRetransSegs"]
-        )
+    let n2 = lab.nstat_k();
+    print_risen(
+        "client namespace nstat, rejected-cookie connection",
+        &n1,
+        &n2,
+        CLIENT_TFO,
     );
-    let m2 = run(&["ip", "-n", &ns_k, "tcp_metrics", "show", &lab.ip_m]).unwrap_or_default();
-    eprintln!("tcp_metrics (key 2): {}", m2.trim());
+    let m2 = tcp_metrics(&lab);
     assert_ne!(m1, m2, "the client cached the fresh cookie");
     assert_eq!(
         get(&n2, "TcpExtTCPFastOpenActiveFail") - get(&n1, "TcpExtTCPFastOpenActiveFail"),
@@ -2111,15 +1611,8 @@ fn linux_client_invalid_cookie_to_mptfo_serve() {
     assert_eq!(field(&c, "syn_data_acked"), Some("1"), "{c}");
     assert_eq!(field(&c, "fallback"), Some("0"), "stayed MPTCP: {c}");
     assert_eq!(field(&c, "remote_key"), Some("1"), "{c}");
-    let n3 = Lab::nstat(&ns_k);
-    eprintln!(
-        "client namespace nstat, whole test (counters that rose):\n{}",
-        risen(
-            &n0,
-            &n3,
-            &["FastOpen", "MPTcpExt", "TcpActiveOpens", "TcpRetransSegs"]
-        )
-    );
+    let n3 = lab.nstat_k();
+    print_risen("client namespace nstat, whole test", &n0, &n3, CLIENT_TFO);
     assert_eq!(
         get(&n3, "TcpExtTCPFastOpenActive") - get(&n2, "TcpExtTCPFastOpenActive"),
         1
@@ -2130,14 +1623,8 @@ fn linux_client_invalid_cookie_to_mptfo_serve() {
         "no new fallback"
     );
 
-    let st = lab.procs[serve2].signal_and_wait("-TERM", Duration::from_secs(10));
-    let s2 = lab.procs[serve2].output();
-    eprintln!("{s2}");
-    assert!(st.success(), "{s2}");
-    assert!(
-        s2.contains("2 connections accepted, 2 closed (0 with errors), 0 open"),
-        "{s2}"
-    );
+    let s2 = lab.procs[serve2].terminate_success();
+    assert_all_closed(&s2, 2);
     eprintln!(
         "serve (key 2) counters: TcpExtTCPFastOpenPassiveFail {} TcpExtTCPFastOpenPassive {} MPTcpExtMPCapableFallbackACK {} MPTcpExtMPCapableSYNRX {} MPTcpExtMPCapableACKRX {}",
         counter(&s2, "TcpExtTCPFastOpenPassiveFail"),
@@ -2152,7 +1639,7 @@ fn linux_client_invalid_cookie_to_mptfo_serve() {
     assert_eq!(counter(&s2, "MPTcpExtMPCapableSYNRX"), 2, "{s2}");
     assert_eq!(counter(&s2, "MPTcpExtMPCapableACKRX"), 1, "{s2}");
 
-    lab.procs[cap].signal_and_wait("-INT", Duration::from_secs(10));
+    lab.end_capture(cap);
     let bad = tshark(
         &pcap,
         "_ws.malformed || ip.checksum.status == 0 || tcp.checksum.status == 0 || tcp.connection.rst",
@@ -2169,12 +1656,10 @@ fn linux_client_invalid_cookie_to_mptfo_serve() {
     eprintln!("SYN/ACKs offering a cookie: {offers:?}");
     assert_eq!(offers.len(), 2, "{offers:?}");
     assert_eq!(
-        tshark(
+        count(
             &pcap,
-            "tcp.flags.syn == 1 && tcp.flags.ack == 1 && tcp.ack == 33",
-            &["frame.number"]
-        )
-        .len(),
+            "tcp.flags.syn == 1 && tcp.flags.ack == 1 && tcp.ack == 33"
+        ),
         1
     );
     eprintln!("PASSED: Linux client with an invalid cookie -> mptfo serve (rejected, echoed once, TCP fallback; then TFO + MPTCP)");
@@ -2189,92 +1674,36 @@ fn linux_client_invalid_cookie_to_mptfo_serve() {
 /// is correct and every transaction MPTCP.
 #[test]
 fn mptfo_loadgen_rotated_linux_key_stays_mptcp() {
-    if skip() {
+    let Some((_serial, mut lab)) = start(Lab::builder("r", 13)) else {
         return;
-    }
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let mut lab = match Lab::create("r", 13) {
-        Ok(l) => l,
-        Err(e) if e.contains("netns add") => {
-            eprintln!("SKIPPED: cannot create network namespaces: {e}");
-            return;
-        }
-        Err(e) => panic!("lab: {e}"),
     };
     const K1: &str = "00010203-04050607-08090a0b-0c0d0e0f";
     const K2: &str = "10111213-14151617-18191a1b-1c1d1e1f";
     const K3: &str = "20212223-24252627-28292a2b-2c2d2e2f";
-    let ns_m = lab.ns_m.clone();
     let ns_k = lab.ns_k.clone();
     let set_key = |v: &str| {
-        run(&[
-            "ip",
-            "netns",
-            "exec",
+        ns_run(
             &ns_k,
-            "sysctl",
-            "-qw",
-            &format!("net.ipv4.tcp_fastopen_key={v}"),
-        ])
+            &["sysctl", "-qw", &format!("net.ipv4.tcp_fastopen_key={v}")],
+        )
         .expect("set the TFO key")
     };
     set_key(K1);
-    let listen = format!("{}:8080", lab.ip_k);
-    lab.start_kernel_server(
-        &listen,
-        &[
-            "--response-bytes",
-            "64",
-            "--tfo-qlen",
-            "64",
-            "--wait-key",
-            "on",
-        ],
-    );
+    lab.start_tfo_listener(None);
     let (cap, pcap) = lab.capture("rotated-key.pcapng");
-    let n0 = Lab::nstat(&ns_k);
+    let n0 = lab.nstat_k();
     let eal = lab.eal();
-    let json = lab.dir.join("loadgen.json");
-    let json_s = json.to_string_lossy().into_owned();
-    let ip = format!("{}/24", lab.ip_m);
-    let neighbor = format!("{}={MAC_K}", lab.ip_k);
     // One connection at a time, so a key change meets exactly one SYN.
-    let lg = lab.spawn(
-        "mptfo loadgen",
-        &ns_m,
-        &[
-            MPTFO,
-            "loadgen",
-            "--eal",
-            &eal,
-            "--ip",
-            &ip,
-            "--target",
-            &listen,
-            "--connections",
-            "1",
-            "--duration",
-            "6s",
-            "--request-bytes",
-            "64",
-            "--response-bytes",
-            "64",
-            "--tfo",
-            "on",
-            "--mptcp",
-            "on",
-            "--neighbor",
-            &neighbor,
-            "--time-limit",
-            "40s",
-            "--json",
-            &json_s,
-        ],
+    let (lg, json) = lab.spawn_tfo_loadgen(
+        &eal,
+        &["--connections", "1", "--duration", "6s"],
+        "loadgen.json",
+        Duration::from_secs(40),
     );
     // Wait for loadgen's first completed transactions (the cookie).
     let end = Instant::now() + Duration::from_secs(20);
     loop {
-        let n = Lab::nstat(&ns_k);
+        let n = nstat(&ns_k);
         if get(&n, "TcpExtTCPFastOpenPassive") >= 20 {
             break;
         }
@@ -2285,37 +1714,30 @@ fn mptfo_loadgen_rotated_linux_key_stays_mptcp() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    let na = Lab::nstat(&ns_k);
+    let na = nstat(&ns_k);
     set_key(&format!("{K2},{K1}"));
     std::thread::sleep(Duration::from_millis(1500));
-    let nb = Lab::nstat(&ns_k);
-    eprintln!(
-        "server nstat, key 2 with key 1 as backup (counters that rose):\n{}",
-        risen(&na, &nb, &["FastOpen", "MPTcpExt"])
+    let nb = nstat(&ns_k);
+    print_risen(
+        "server nstat, key 2 with key 1 as backup",
+        &na,
+        &nb,
+        &["FastOpen", "MPTcpExt"],
     );
     set_key(K3);
     std::thread::sleep(Duration::from_millis(1500));
-    let nc = Lab::nstat(&ns_k);
-    eprintln!(
-        "server nstat, key 3 alone (counters that rose):\n{}",
-        risen(&nb, &nc, &["FastOpen", "MPTcpExt"])
+    let nc = nstat(&ns_k);
+    print_risen(
+        "server nstat, key 3 alone",
+        &nb,
+        &nc,
+        &["FastOpen", "MPTcpExt"],
     );
-    let st = lab.procs[lg].wait(Duration::from_secs(60));
-    let out = lab.procs[lg].output();
+    let out = lab.procs[lg].wait_success(Duration::from_secs(60));
     eprintln!("{out}");
-    assert!(st.success(), "loadgen exit {st}");
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).expect("JSON report"))
-            .expect("valid JSON");
-    let n1 = Lab::nstat(&ns_k);
-    eprintln!(
-        "server namespace nstat, whole run (counters that rose):\n{}",
-        risen(
-            &n0,
-            &n1,
-            &["FastOpen", "MPTcpExt", "TcpPassiveOpens", "TcpRetransSegs"]
-        )
-    );
+    let v = read_json(&json);
+    let n1 = lab.nstat_k();
+    print_risen("server namespace nstat, whole run", &n0, &n1, SERVER_TFO);
     let tx = v["transactions"].as_u64().expect("transactions");
     eprintln!(
         "loadgen: {tx} transactions, tfo {}, fallbacks {}, errors {}",
@@ -2343,7 +1765,7 @@ fn mptfo_loadgen_rotated_linux_key_stays_mptcp() {
         get(&n1, "MPTcpExtMPCapableACKRX"),
         get(&n1, "MPTcpExtMPCapableSYNRX")
     );
-    lab.procs[cap].signal_and_wait("-INT", Duration::from_secs(10));
+    lab.end_capture(cap);
     // The rejected SYN's request, resent at ISN+1 as MP_CAPABLE with data
     // (RFC 8684 Figure 20), and the DATA_ACK covering it.
     let ip_m = lab.ip_m.clone();
@@ -2421,86 +1843,8 @@ fn port_bytes_all(out: &str, k: usize) -> (u64, u64) {
     let prefix = format!("port {k}: port: rx ");
     out.lines()
         .filter_map(|l| l.strip_prefix(&prefix))
-        .map(|l| {
-            let w: Vec<&str> = l.split_whitespace().collect();
-            (
-                w[2].parse::<u64>().expect("rx bytes"),
-                w[9].parse::<u64>().expect("tx bytes"),
-            )
-        })
+        .map(port_line_bytes)
         .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
-}
-
-/// Two CPUs for two workers, or `None` (the test is skipped).
-fn two_cpus() -> Option<String> {
-    let cpus = allowed_cpus();
-    if cpus.len() < 2 {
-        eprintln!("SKIPPED: needs two CPUs, has {cpus:?} ***********************************");
-        return None;
-    }
-    Some(format!("{},{}", cpus[0], cpus[1]))
-}
-
-/// Builds a lab, or `None` when namespaces cannot be made here.
-fn lab_or_skip(b: LabBuilder) -> Option<Lab> {
-    match b.build() {
-        Ok(l) => Some(l),
-        Err(e) if e.contains("netns add") => {
-            eprintln!("SKIPPED: cannot create network namespaces: {e}");
-            None
-        }
-        Err(e) => panic!("lab: {e}"),
-    }
-}
-
-/// Starts `mptfo serve` (echo, reply held) on two worker cores `cores`
-/// over the lab's port and a second port `if_m2` (both with two queue
-/// pairs) with `args` added, and waits until it listens.
-fn start_two_core_two_port_serve(
-    lab: &mut Lab,
-    cores: &str,
-    if_m2: &str,
-    ip_k2: &str,
-    args: &[&str],
-) -> usize {
-    let eal = format!("{} --vdev={}", lab.eal(), lab.vdev(1, if_m2));
-    let ns_m = lab.ns_m.clone();
-    let ip = format!("{}/24", lab.ip_m);
-    let n1 = format!("{}={MAC_K}", lab.ip_k);
-    let n2 = format!("{ip_k2}={MAC_K2}");
-    let mut full = vec![
-        MPTFO,
-        "serve",
-        "--eal",
-        &eal,
-        "--cores",
-        cores,
-        "--port",
-        "net_af_packet0",
-        "--ip",
-        &ip,
-        "--listen",
-        "8080",
-        "--mode",
-        "echo",
-        "--reply",
-        "hold",
-        "--duration",
-        "60s",
-        "--idle-sleep",
-        "20us",
-        "--neighbor",
-        &n1,
-        "--neighbor",
-        &n2,
-    ];
-    full.extend_from_slice(args);
-    let serve = lab.spawn("mptfo serve", &ns_m, &full);
-    let l = lab.procs[serve]
-        .wait_for("listening", Duration::from_secs(20))
-        .unwrap_or_else(|e| panic!("{e}"));
-    eprintln!("{l}");
-    serve
 }
 
 /// What serve's exit summary says about joins: (MP_JOIN SYNs classified
@@ -2527,65 +1871,37 @@ fn serve_join_figures(sout: &str) -> (u64, u64, u64) {
 /// hash to the other core (each does with probability 1/2).
 const JOIN_CONNS: u64 = 12;
 
-/// A Linux client with a `subflow` endpoint joins every connection to
-/// `mptfo serve --cores A,B` (two workers, two ports with two queue pairs
-/// each): each join SYN's tuple hashes to either core, its token names
-/// the owner, and the steering step hands it (and the join's later
-/// segments) to the owner. Every join is answered (no
-/// MPJoinNoTokenFound), data flows on both paths, every echo is correct.
-#[test]
-fn linux_client_subflow_joins_two_core_serve() {
-    if skip() {
-        return;
-    }
-    let Some(cores) = two_cpus() else { return };
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let Some(mut lab) = lab_or_skip(Lab::builder("ja", 20).names("mfd").qpairs(2)) else {
-        return;
-    };
-    let (if_m2, ip_m2, ip_k2) = add_second_path(&lab, 21);
-    let if_k2 = format!("{}2", lab.if_k);
-    subflow_endpoint_over_second_path(&lab, &ip_k2, &if_k2);
-    // Serve's first address is taken on the second port too (the joins
-    // come to it over the second path).
-    let extra = format!("net_af_packet1={ip_m2}/24,{}/32", lab.ip_m);
-    let serve =
-        start_two_core_two_port_serve(&mut lab, &cores, &if_m2, &ip_k2, &["--extra-port", &extra]);
-    let ns_k = lab.ns_k.clone();
-    let target = format!("{}:8080", lab.ip_m);
-    let n0 = Lab::nstat(&ns_k);
-    let n = JOIN_CONNS.to_string();
-    let (ok, conns, out) = lab.kernel_client(&[
-        "--target",
-        &target,
-        "--mode",
-        "plain",
-        "--connections",
-        &n,
-        "--exchanges",
+/// What a run of [`joins_to_two_core_serve`] saw.
+struct JoinRun {
+    /// The client namespace's counters after the clients.
+    n1: Nstat,
+    /// Serve's output, through its exit summary.
+    sout: String,
+    /// Joins the clients opened (MPTcpExtMPJoinSynTx).
+    joins: u64,
+    /// MP_JOIN SYNs serve classified by their token.
+    syns: u64,
+    /// Of those, steered to the token's core.
+    steered: u64,
+    /// Segments steered by the join table.
+    by_table: u64,
+}
+
+/// [`JOIN_CONNS`] Linux clients (plain, 200 echoes of 8000 bytes each, 5
+/// ms apart) to the two-core `serve`, which is then stopped: every echo
+/// correct and MPTCP, most connections joined, every join answered by the
+/// core that owns its connection (no MPJoinNoTokenFound, every join SYN
+/// classified by its token, some steered to the other core).
+fn joins_to_two_core_serve(lab: &mut Lab, serve: usize) -> JoinRun {
+    let n0 = lab.nstat_k();
+    let n1 = plain_clients(
+        lab,
+        JOIN_CONNS,
         "200",
-        "--request-bytes",
-        "8000",
-        "--gap",
-        "5ms",
-        "--time-limit",
-        "30s",
-    ]);
-    assert!(ok, "{out}");
-    assert_eq!(conns.len() as u64, JOIN_CONNS, "{out}");
-    for c in &conns {
-        assert_eq!(field(c, "replies_ok"), Some("1"), "{c}");
-        assert_eq!(field(c, "fallback"), Some("0"), "{c}");
-    }
-    let n1 = Lab::nstat(&ns_k);
-    eprintln!(
-        "client namespace nstat (MPTCP counters that rose):\n{}",
-        risen(&n0, &n1, &["MPTcpExt", "TcpRetransSegs"])
+        &["--gap", "5ms", "--time-limit", "30s"],
+        &n0,
     );
-    let st = lab.procs[serve].signal_and_wait("-TERM", Duration::from_secs(10));
-    let sout = lab.procs[serve].output();
-    eprintln!("{sout}");
-    assert!(st.success(), "serve exit {st}");
+    let sout = lab.procs[serve].terminate_success();
     // Linux opens the subflow once a connection is fully established;
     // a short connection may end first.
     let joins = get(&n1, "MPTcpExtMPJoinSynTx");
@@ -2609,12 +1925,62 @@ fn linux_client_subflow_joins_two_core_serve() {
         steered > 0,
         "some joins arrived at the other core ({steered} of {syns})"
     );
-    let (p0, p1) = (port_bytes_all(&sout, 0), port_bytes_all(&sout, 1));
+    JoinRun {
+        n1,
+        sout,
+        joins,
+        syns,
+        steered,
+        by_table,
+    }
+}
+
+/// A Linux client with a `subflow` endpoint joins every connection to
+/// `mptfo serve --cores A,B` (two workers, two ports with two queue pairs
+/// each): each join SYN's tuple hashes to either core, its token names
+/// the owner, and the steering step hands it (and the join's later
+/// segments) to the owner. Every join is answered (no
+/// MPJoinNoTokenFound), data flows on both paths, every echo is correct.
+#[test]
+fn linux_client_subflow_joins_two_core_serve() {
+    let Some(cores) = two_cpus() else { return };
+    let Some((_serial, mut lab)) = start(Lab::builder("ja", 20).names("mfd").qpairs(2)) else {
+        return;
+    };
+    let (if_m2, ip_m2, ip_k2) = add_second_path(&lab, 21);
+    let if_k2 = format!("{}2", lab.if_k);
+    subflow_endpoint_over_second_path(&lab, &ip_k2, &if_k2);
+    // Serve's first address is taken on the second port too (the joins
+    // come to it over the second path).
+    let extra = format!("net_af_packet1={ip_m2}/24,{}/32", lab.ip_m);
+    let eal = format!("{} --vdev={}", lab.eal(), lab.vdev(1, &if_m2));
+    let n2 = format!("{ip_k2}={MAC_K2}");
+    let (serve, _) = lab.start_echo_serve(
+        &eal,
+        "hold",
+        &[
+            "--cores",
+            &cores,
+            "--port",
+            "net_af_packet0",
+            "--idle-sleep",
+            "20us",
+            "--neighbor",
+            &n2,
+            "--extra-port",
+            &extra,
+        ],
+    );
+    let run = joins_to_two_core_serve(&mut lab, serve);
+    let (p0, p1) = (port_bytes_all(&run.sout, 0), port_bytes_all(&run.sout, 1));
     eprintln!("bytes (rx, tx): port 0 {p0:?}, port 1 {p1:?}");
     // Serve's replies went over both subflows (what the client's
     // scheduler does with its requests is its own business: reported).
     assert!(p0.1 > 1_000_000 && p1.1 > 1_000_000, "data on both paths");
-    eprintln!("PASSED: Linux client (subflow endpoint) joins mptfo serve on two cores: {syns} joins, {steered} steered to the token's core, {by_table} segments by the join table; path bytes rx/tx {p0:?} {p1:?}");
+    eprintln!(
+        "PASSED: Linux client (subflow endpoint) joins mptfo serve on two cores: {} joins, {} steered to the token's core, {} segments by the join table; path bytes rx/tx {p0:?} {p1:?}",
+        run.syns, run.steered, run.by_table
+    );
 }
 
 /// `mptfo serve --config FILE` whose file has two worker cores, two
@@ -2625,12 +1991,8 @@ fn linux_client_subflow_joins_two_core_serve() {
 /// hashes to, the join reaches the owner.
 #[test]
 fn linux_client_joins_two_core_serve_after_add_addr() {
-    if skip() {
-        return;
-    }
     let Some(cores) = two_cpus() else { return };
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let Some(mut lab) = lab_or_skip(Lab::builder("sa", 22).names("mfd").qpairs(2)) else {
+    let Some((_serial, mut lab)) = start(Lab::builder("sa", 22).names("mfd").qpairs(2)) else {
         return;
     };
     let (if_m2, ip_m2, ip_k2) = add_second_path(&lab, 23);
@@ -2678,7 +2040,7 @@ duration_s = 60
     std::fs::write(&file, toml).expect("settings file");
     let file = file.to_string_lossy().into_owned();
     let ns_m = lab.ns_m.clone();
-    let serve = lab.spawn(
+    let serve = lab.procs.spawn(
         "mptfo serve",
         &ns_m,
         &[
@@ -2692,75 +2054,22 @@ duration_s = 60
             "20us",
         ],
     );
-    let l = lab.procs[serve]
-        .wait_for("listening", Duration::from_secs(20))
-        .unwrap_or_else(|e| panic!("{e}"));
-    eprintln!("{l}");
-    let ns_k = lab.ns_k.clone();
-    let target = format!("{}:8080", lab.ip_m);
-    let n0 = Lab::nstat(&ns_k);
-    let n = JOIN_CONNS.to_string();
-    let (ok, conns, out) = lab.kernel_client(&[
-        "--target",
-        &target,
-        "--mode",
-        "plain",
-        "--connections",
-        &n,
-        "--exchanges",
-        "200",
-        "--request-bytes",
-        "8000",
-        "--gap",
-        "5ms",
-        "--time-limit",
-        "30s",
-    ]);
-    assert!(ok, "{out}");
-    assert_eq!(conns.len() as u64, JOIN_CONNS, "{out}");
-    for c in &conns {
-        assert_eq!(field(c, "replies_ok"), Some("1"), "{c}");
-        assert_eq!(field(c, "fallback"), Some("0"), "{c}");
-    }
-    let n1 = Lab::nstat(&ns_k);
-    eprintln!(
-        "client namespace nstat (MPTCP counters that rose):\n{}",
-        risen(&n0, &n1, &["MPTcpExt", "TcpRetransSegs"])
-    );
-    let st = lab.procs[serve].signal_and_wait("-TERM", Duration::from_secs(10));
-    let sout = lab.procs[serve].output();
-    eprintln!("{sout}");
-    assert!(st.success(), "serve exit {st}");
-    // Linux opens the subflow once a connection is fully established
-    // (and the announcement comes then too); a short connection may end
-    // first.
-    let joins = get(&n1, "MPTcpExtMPJoinSynTx");
+    lab.wait_listening(serve);
+    let run = joins_to_two_core_serve(&mut lab, serve);
+    let (joins, sout) = (run.joins, &run.sout);
+    // The announcement comes once a connection is fully established too.
     assert!(
-        joins >= JOIN_CONNS / 2,
-        "joins on most connections: {joins}"
+        get(&run.n1, "MPTcpExtAddAddr") >= joins,
+        "ADD_ADDR before each"
     );
-    assert!(get(&n1, "MPTcpExtAddAddr") >= joins, "ADD_ADDR before each");
-    assert_eq!(
-        get(&n1, "MPTcpExtMPJoinSynAckRx"),
-        joins,
-        "every join answered"
-    );
-    assert_eq!(get(&n1, "MPTcpExtMPJoinSynAckHMacFailure"), 0);
-    assert_eq!(fallback_counters(&n1), vec![], "no MPTCP fallback");
-    assert!(counter(&sout, "MPTcpExtAddAddrTx") >= joins, "{sout}");
-    assert_eq!(counter(&sout, "MPTcpExtMPJoinNoTokenFound"), 0, "{sout}");
-    assert_eq!(counter(&sout, "MPTcpExtMPJoinSynRx"), joins, "{sout}");
-    assert_eq!(counter(&sout, "MPTcpExtMPJoinAckRx"), joins, "{sout}");
-    let (syns, steered, by_table) = serve_join_figures(&sout);
-    assert_eq!(syns, joins, "every join SYN classified by its token");
-    assert!(
-        steered > 0,
-        "some joins arrived at the other core ({steered} of {syns})"
-    );
-    let (p0, p1) = (port_bytes_all(&sout, 0), port_bytes_all(&sout, 1));
+    assert!(counter(sout, "MPTcpExtAddAddrTx") >= joins, "{sout}");
+    let (p0, p1) = (port_bytes_all(sout, 0), port_bytes_all(sout, 1));
     eprintln!("bytes (rx, tx): port 0 {p0:?}, port 1 {p1:?}");
     second_path_note(p1);
-    eprintln!("PASSED: Linux client joins mptfo serve (two cores, two ports from the file) after ADD_ADDR: {syns} joins, {steered} steered to the token's core, {by_table} segments by the join table");
+    eprintln!(
+        "PASSED: Linux client joins mptfo serve (two cores, two ports from the file) after ADD_ADDR: {} joins, {} steered to the token's core, {} segments by the join table",
+        run.syns, run.steered, run.by_table
+    );
 }
 
 /// Linux client (`sendto(MSG_FASTOPEN)`) -> `mptfo serve` on net_af_xdp
@@ -2770,135 +2079,65 @@ duration_s = 60
 /// for each and no MPTCP fallback; the capture is clean.
 #[test]
 fn linux_client_tfo_to_serve_on_af_xdp() {
-    if skip() {
-        return;
-    }
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let Some(mut lab) = lab_or_skip(Lab::builder("xa", 24).names("mfd").pmd(Pmd::AfXdp)) else {
+    let Some((_serial, mut lab)) = start(Lab::builder("xa", 24).names("mfd").pmd(Pmd::AfXdp))
+    else {
         return;
     };
     let (cap, pcap) = lab.capture("linux-to-serve-af_xdp.pcapng");
     let eal = lab.eal();
-    let ns_m = lab.ns_m.clone();
-    let ns_k = lab.ns_k.clone();
-    let ip = format!("{}/24", lab.ip_m);
-    let neighbor = format!("{}={MAC_K}", lab.ip_k);
-    let serve = lab.spawn(
-        "mptfo serve",
-        &ns_m,
-        &[
-            MPTFO,
-            "serve",
-            "--eal",
-            &eal,
-            "--ip",
-            &ip,
-            "--listen",
-            "8080",
-            "--mode",
-            "echo",
-            "--reply",
-            "hold",
-            "--duration",
-            "60s",
-            "--idle-sleep",
-            "20us",
-            "--neighbor",
-            &neighbor,
-        ],
-    );
-    let l = lab.procs[serve]
-        .wait_for("listening", Duration::from_secs(20))
-        .unwrap_or_else(|e| panic!("{e}"));
-    eprintln!("{l}");
+    let (serve, l) = lab.start_echo_serve(&eal, "hold", &["--idle-sleep", "20us"]);
     assert!(l.contains("driver net_af_xdp"), "{l}");
-    let target = format!("{}:8080", lab.ip_m);
-    let n0 = Lab::nstat(&ns_k);
-    // The cookie request: data after the handshake.
-    let (ok, conns, out) = lab.kernel_client(&["--target", &target, "--time-limit", "10s"]);
-    assert!(ok, "{out}");
-    assert_eq!(field(&conns[0], "syn_data_acked"), Some("0"), "{out}");
+    let n0 = lab.nstat_k();
     const N: u64 = 6;
-    let n = N.to_string();
-    let (ok, conns, out) = lab.kernel_client(&[
-        "--target",
-        &target,
-        "--mode",
-        "sendto",
-        "--connections",
-        &n,
-        "--time-limit",
-        "20s",
-    ]);
-    assert!(ok, "{out}");
-    assert_eq!(conns.len() as u64, N, "{out}");
-    for c in &conns {
-        assert_eq!(field(c, "replies_ok"), Some("1"), "{c}");
-        assert_eq!(field(c, "exchanges"), Some("2/2"), "{c}");
-        assert_eq!(field(c, "syn_data_acked"), Some("1"), "{c}");
-        assert_eq!(field(c, "fallback"), Some("0"), "stayed MPTCP: {c}");
-    }
-    let n1 = Lab::nstat(&ns_k);
-    eprintln!(
-        "client namespace nstat (TFO and MPTCP counters that rose):\n{}",
-        risen(
-            &n0,
-            &n1,
-            &["FastOpen", "MPTcpExt", "TcpActiveOpens", "TcpRetransSegs"]
-        )
-    );
-    assert_eq!(get(&n1, "TcpExtTCPFastOpenActive"), N);
-    assert_eq!(get(&n1, "TcpExtTCPFastOpenActiveFail"), 0);
-    assert_eq!(get(&n1, "MPTcpExtMPCapableSYNACKRX"), N + 1);
-    assert_eq!(fallback_counters(&n1), vec![], "no MPTCP fallback");
+    tfo_clients_after_cookie(&mut lab, N, None, &n0);
 
-    let st = lab.procs[serve].signal_and_wait("-TERM", Duration::from_secs(10));
-    let sout = lab.procs[serve].output();
-    eprintln!("{sout}");
-    assert!(st.success(), "serve exit {st}");
-    let total = N + 1;
-    assert!(
-        sout.contains(&format!(
-            "{total} connections accepted, {total} closed (0 with errors), 0 open"
-        )),
-        "{sout}"
-    );
+    let sout = lab.procs[serve].terminate_success();
+    assert_all_closed(&sout, N + 1);
     assert_eq!(counter(&sout, "TcpExtTCPFastOpenCookieReqd"), 1, "{sout}");
     assert_eq!(counter(&sout, "TcpExtTCPFastOpenPassive"), N, "{sout}");
     // The PMD's fill-ring buffers are not mistaken for a leak: DPDK is
     // cleaned up.
     assert!(!sout.contains("mptfo-dpdk:"), "{sout}");
 
-    lab.procs[cap].signal_and_wait("-INT", Duration::from_secs(10));
+    lab.end_capture(cap);
     check_capture(&pcap);
-    let count = |filter: &str| tshark(&pcap, filter, &["frame.number"]).len() as u64;
     assert_eq!(
         count(
+            &pcap,
             "tcp.flags.syn == 1 && tcp.flags.ack == 0 && tcp.options.tfo.request && tcp.len == 0"
         ),
         1,
         "one cookie request"
     );
     assert_eq!(
-        count("tcp.flags.syn == 1 && tcp.flags.ack == 1 && tcp.options.tfo.cookie"),
+        count(
+            &pcap,
+            "tcp.flags.syn == 1 && tcp.flags.ack == 1 && tcp.options.tfo.cookie"
+        ),
         1,
         "one SYN/ACK offering the cookie"
     );
     // Every SYN with data the capture holds carries the cookie,
     // MP_CAPABLE and the request, and was acknowledged whole (the client's
     // counters above say there were N; dumpcap may miss frames).
-    let data_syns = count("tcp.flags.syn == 1 && tcp.flags.ack == 0 && tcp.len > 0");
+    let data_syns = count(
+        &pcap,
+        "tcp.flags.syn == 1 && tcp.flags.ack == 0 && tcp.len > 0",
+    );
     assert!((1..=N).contains(&data_syns), "{data_syns} SYNs with data");
     if data_syns < N {
         eprintln!("NOTE: the capture holds {data_syns} of the {N} SYNs with data");
     }
     assert_eq!(
-        count("tcp.analysis.tfo_syn && tcp.len == 32 && tcp.options.mptcp.subtype == 0"),
+        count(
+            &pcap,
+            "tcp.analysis.tfo_syn && tcp.len == 32 && tcp.options.mptcp.subtype == 0"
+        ),
         data_syns,
         "SYNs with the cookie, MP_CAPABLE and the request"
     );
     assert_eq!(
-        count("tcp.analysis.tfo_ack && tcp.ack == 33"),
+        count(&pcap, "tcp.analysis.tfo_ack && tcp.ack == 33"),
         data_syns,
         "SYN/ACKs acknowledging the SYN data"
     );
@@ -2911,78 +2150,24 @@ fn linux_client_tfo_to_serve_on_af_xdp() {
 /// for each and no fallback.
 #[test]
 fn mptfo_loadgen_on_af_xdp_to_linux_listener() {
-    if skip() {
-        return;
-    }
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let Some(mut lab) = lab_or_skip(Lab::builder("xb", 25).names("mfd").pmd(Pmd::AfXdp)) else {
+    let Some((_serial, mut lab)) = start(Lab::builder("xb", 25).names("mfd").pmd(Pmd::AfXdp))
+    else {
         return;
     };
     const N: u64 = 100;
-    let ns_m = lab.ns_m.clone();
-    let ns_k = lab.ns_k.clone();
-    let listen = format!("{}:8080", lab.ip_k);
-    let n_str = N.to_string();
-    let srv = lab.start_kernel_server(
-        &listen,
-        &[
-            "--response-bytes",
-            "64",
-            "--tfo-qlen",
-            "64",
-            "--wait-key",
-            "on",
-            "--connections",
-            &n_str,
-        ],
-    );
-    let n0 = Lab::nstat(&ns_k);
+    let srv = lab.start_tfo_listener(Some(N));
+    let n0 = lab.nstat_k();
     let eal = lab.eal();
-    let json = lab.dir.join("loadgen-af_xdp.json");
-    let json_s = json.to_string_lossy().into_owned();
-    let ip = format!("{}/24", lab.ip_m);
-    let neighbor = format!("{}={MAC_K}", lab.ip_k);
-    let lg = lab.spawn(
-        "mptfo loadgen",
-        &ns_m,
-        &[
-            MPTFO,
-            "loadgen",
-            "--eal",
-            &eal,
-            "--ip",
-            &ip,
-            "--target",
-            &listen,
-            "--connections",
-            "4",
-            "--transactions",
-            &n_str,
-            "--request-bytes",
-            "64",
-            "--response-bytes",
-            "64",
-            "--tfo",
-            "on",
-            "--mptcp",
-            "on",
-            "--neighbor",
-            &neighbor,
-            "--time-limit",
-            "30s",
-            "--json",
-            &json_s,
-        ],
+    let (out, v) = lab.tfo_loadgen(
+        &eal,
+        &[],
+        N,
+        "loadgen-af_xdp.json",
+        Duration::from_secs(30),
+        Duration::from_secs(15),
     );
-    let st = lab.procs[lg].wait(Duration::from_secs(45));
-    let out = lab.procs[lg].output();
-    eprintln!("{out}");
-    assert!(st.success(), "loadgen exit {st}");
     assert!(out.contains("net_af_xdp"), "{out}");
     assert!(!out.contains("mptfo-dpdk:"), "DPDK cleaned up: {out}");
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).expect("JSON report"))
-            .expect("valid JSON");
     assert_eq!(v["transactions"], N, "{v}");
     assert_eq!(v["errors"]["total"], 0, "{v}");
     assert_eq!(v["fallbacks"]["mptcp_transactions"], N, "{v}");
@@ -2992,24 +2177,8 @@ fn mptfo_loadgen_on_af_xdp_to_linux_listener() {
         "all but the cookie request"
     );
 
-    let st = lab.procs[srv].wait(Duration::from_secs(20));
-    let sout = lab.procs[srv].output();
-    assert!(st.success(), "kernel-server exit {st}: {sout}");
-    let n1 = Lab::nstat(&ns_k);
-    eprintln!(
-        "server namespace nstat (TFO and MPTCP counters that rose):\n{}",
-        risen(
-            &n0,
-            &n1,
-            &["FastOpen", "MPTcpExt", "TcpPassiveOpens", "TcpRetransSegs"]
-        )
-    );
-    assert_eq!(get(&n1, "TcpExtTCPFastOpenPassive"), N - 1);
-    assert_eq!(get(&n1, "TcpExtTCPFastOpenPassiveFail"), 0);
-    assert_eq!(get(&n1, "TcpExtTCPFastOpenCookieReqd"), 1);
-    assert_eq!(get(&n1, "MPTcpExtMPCapableSYNRX"), N);
-    assert_eq!(get(&n1, "MPTcpExtMPCapableACKRX"), N);
-    assert_eq!(fallback_counters(&n1), vec![], "no MPTCP fallback");
+    lab.procs[srv].wait_success(Duration::from_secs(20));
+    check_listener_tfo(&n0, &lab.nstat_k(), N, 1);
     eprintln!("PASSED: mptfo loadgen on net_af_xdp -> Linux MPTCP TFO listener");
 }
 
@@ -3022,20 +2191,16 @@ fn mptfo_loadgen_on_af_xdp_to_linux_listener() {
 /// connection; every join completes.
 #[test]
 fn two_core_mptfo_loadgen_subflow_joins_linux_server() {
-    if skip() {
-        return;
-    }
     let Some(cores) = two_cpus() else { return };
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let Some(mut lab) = lab_or_skip(Lab::builder("aj", 26).names("mfd").qpairs(2)) else {
+    let Some((_serial, mut lab)) = start(Lab::builder("aj", 26).names("mfd").qpairs(2)) else {
         return;
     };
-    let ns_m = lab.ns_m.clone();
-    let ns_k = lab.ns_k.clone();
     // The second address on the same wire.
     let ip_m3 = "10.77.26.3";
-    for args in [
-        vec![
+    let if_k = lab.if_k.clone();
+    lab.in_ns(
+        &lab.ns_k,
+        &[
             "ip",
             "neigh",
             "replace",
@@ -3043,40 +2208,28 @@ fn two_core_mptfo_loadgen_subflow_joins_linux_server() {
             "lladdr",
             MAC_M,
             "dev",
-            lab.if_k.as_str(),
+            &if_k,
             "nud",
             "permanent",
         ],
-        vec!["ip", "mptcp", "limits", "set", "subflow", "2"],
-    ] {
-        let mut v = vec!["ip", "netns", "exec", ns_k.as_str()];
-        v.extend_from_slice(&args);
-        run(&v).unwrap_or_else(|e| panic!("{args:?}: {e}"));
-    }
+    );
+    lab.in_ns(&lab.ns_k, &["ip", "mptcp", "limits", "set", "subflow", "2"]);
     const N: u64 = 8;
     let n = N.to_string();
-    let listen = format!("{}:8080", lab.ip_k);
+    let listen = lab.listen_k();
     let srv = lab.start_kernel_server(
         &listen,
         &["--response-bytes", "2000000", "--connections", &n],
     );
-    let n0 = Lab::nstat(&ns_k);
+    let n0 = lab.nstat_k();
     let eal = lab.eal();
-    let ip = format!("{}/24", lab.ip_m);
     let ip3 = format!("{ip_m3}/24");
-    let neighbor = format!("{}={MAC_K}", lab.ip_k);
-    let lg = lab.spawn(
-        "mptfo loadgen",
-        &ns_m,
+    let (out, n1) = joining_loadgen(
+        &mut lab,
+        &eal,
         &[
-            MPTFO,
-            "loadgen",
-            "--eal",
-            &eal,
             "--cores",
             &cores,
-            "--ip",
-            &ip,
             "--ip",
             &ip3,
             "--subflow",
@@ -3087,29 +2240,11 @@ fn two_core_mptfo_loadgen_subflow_joins_linux_server() {
             &n,
             "--transactions",
             &n,
-            "--request-bytes",
-            "64",
             "--response-bytes",
             "2000000",
-            "--tfo",
-            "off",
-            "--mptcp",
-            "on",
-            "--neighbor",
-            &neighbor,
-            "--time-limit",
-            "30s",
         ],
+        &n0,
     );
-    let st = lab.procs[lg].wait(Duration::from_secs(40));
-    let out = lab.procs[lg].output();
-    eprintln!("{out}");
-    let n1 = Lab::nstat(&ns_k);
-    eprintln!(
-        "server namespace nstat (MPTCP counters that rose):\n{}",
-        risen(&n0, &n1, &["MPTcpExt", "TcpRetransSegs"])
-    );
-    assert!(st.success(), "loadgen exit {st}");
     assert!(
         out.contains(&format!(
             "loadgen: total: {N} transactions completed of {N} started on 2 cores"
@@ -3129,10 +2264,6 @@ fn two_core_mptfo_loadgen_subflow_joins_linux_server() {
         joins,
         "each SYN/ACK reached the worker that sent the SYN"
     );
-    assert_eq!(get(&n1, "MPTcpExtMPJoinAckHMacFailure"), 0);
-    assert_eq!(fallback_counters(&n1), vec![], "no MPTCP fallback");
-    let st = lab.procs[srv].wait(Duration::from_secs(20));
-    let sout = lab.procs[srv].output();
-    assert!(st.success(), "kernel-server exit {st}: {sout}");
+    lab.procs[srv].wait_success(Duration::from_secs(20));
     eprintln!("PASSED: mptfo loadgen on two cores joins a Linux server: {joins} joins, each SYN/ACK back on its core");
 }

@@ -17,55 +17,21 @@
 //! with TFO off no SYN carries data. Bad flags are refused by name (no
 //! root needed).
 
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+mod support;
+
+use std::process::Command;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use support::{has_tool, is_root, ns_run, Children, NetnsPair, MPTFO};
 
 /// The tests share the machine's CPUs: one at a time.
 static SERIAL: Mutex<()> = Mutex::new(());
 
-const MPTFO: &str = env!("CARGO_BIN_EXE_mptfo");
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("Uid:"))
-                .and_then(|l| l.split_whitespace().next().map(|u| u == "0"))
-        })
-        .unwrap_or(false)
-}
-
-fn run(cmd: &[&str]) -> Result<String, String> {
-    let out = Command::new(cmd[0])
-        .args(&cmd[1..])
-        .output()
-        .map_err(|e| format!("{}: {e}", cmd.join(" ")))?;
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    } else {
-        Err(format!(
-            "{} failed ({}): {}",
-            cmd.join(" "),
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
-    }
-}
-
 fn skip() -> bool {
     let why = if !is_root() {
         Some("needs root (network namespaces, veth)".to_owned())
-    } else if Command::new("ip")
-        .arg("-V")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_err()
-    {
+    } else if !has_tool("ip", "-V") {
         Some("needs `ip`".to_owned())
     } else {
         None
@@ -77,188 +43,51 @@ fn skip() -> bool {
     false
 }
 
-/// A child process with its output collected (stdout, then stderr lines
-/// marked `[stderr]`).
-struct Proc {
-    name: String,
-    child: Child,
-    lines: Arc<Mutex<Vec<String>>>,
-    rx: mpsc::Receiver<String>,
-}
-
-impl Proc {
-    fn spawn(name: &str, mut cmd: Command) -> Proc {
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .env("RUST_BACKTRACE", "0");
-        let mut child = cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("starting {name}: {e}"));
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let (tx, rx) = mpsc::channel();
-        let out = child.stdout.take().expect("stdout");
-        let err = child.stderr.take().expect("stderr");
-        for (stream, tag) in [
-            (Box::new(out) as Box<dyn Read + Send>, ""),
-            (Box::new(err), "[stderr] "),
-        ] {
-            let lines = Arc::clone(&lines);
-            let tx = tx.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    let line = format!("{tag}{line}");
-                    lines.lock().unwrap().push(line.clone());
-                    let _ = tx.send(line);
-                }
-            });
-        }
-        Proc {
-            name: name.to_owned(),
-            child,
-            lines,
-            rx,
-        }
-    }
-
-    fn output(&self) -> String {
-        self.lines.lock().unwrap().join("\n")
-    }
-
-    fn wait_for(&mut self, pat: &str, limit: Duration) -> Result<String, String> {
-        let end = Instant::now() + limit;
-        loop {
-            let left = end.saturating_duration_since(Instant::now());
-            match self.rx.recv_timeout(left.max(Duration::from_millis(1))) {
-                Ok(l) if l.contains(pat) => return Ok(l),
-                Ok(_) => {}
-                Err(_) => {
-                    if Instant::now() >= end || matches!(self.child.try_wait(), Ok(Some(_))) {
-                        std::thread::sleep(Duration::from_millis(100));
-                        return Err(format!(
-                            "{}: no line with {pat:?} within {limit:?}; output:\n{}",
-                            self.name,
-                            self.output()
-                        ));
-                    }
-                }
-            }
-        }
-    }
-
-    /// Waits for the exit; kills the child after `limit` and fails.
-    fn wait(&mut self, limit: Duration) -> std::process::ExitStatus {
-        let end = Instant::now() + limit;
-        loop {
-            if let Ok(Some(st)) = self.child.try_wait() {
-                std::thread::sleep(Duration::from_millis(50));
-                return st;
-            }
-            if Instant::now() >= end {
-                let _ = self.child.kill();
-                let st = self.child.wait().expect("wait");
-                panic!(
-                    "{} did not exit within {limit:?} (killed: {st}); output:\n{}",
-                    self.name,
-                    self.output()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// SIGTERM (by pid), then the exit within `limit`.
-    fn terminate(&mut self, limit: Duration) -> std::process::ExitStatus {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        self.wait(limit)
-    }
-
-    fn stop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = Command::new("kill")
-                .args(["-TERM", &self.child.id().to_string()])
-                .status();
-            let end = Instant::now() + Duration::from_secs(3);
-            while Instant::now() < end {
-                if let Ok(Some(_)) = self.child.try_wait() {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
 /// Two namespaces, a veth pair, the children; all gone on drop.
 struct Lab {
     ns_c: String,
     ns_s: String,
     ip_s: String,
     dir: std::path::PathBuf,
-    procs: Vec<Proc>,
+    /// Children, stopped (in reverse order) before the namespaces go.
+    procs: Children,
+    /// The namespaces and the veth pair, deleted last.
+    net: NetnsPair,
 }
 
 impl Lab {
     fn create(tag: char, subnet: u8) -> Result<Lab, String> {
         let pid = std::process::id();
+        let net = NetnsPair::create(
+            &format!("mfk-{pid}-{tag}-c"),
+            &format!("mfk-{pid}-{tag}-s"),
+            &format!("mfk{}{tag}c", pid % 1_000_000),
+            &format!("mfk{}{tag}s", pid % 1_000_000),
+            None,
+        )?;
         let lab = Lab {
-            ns_c: format!("mfk-{pid}-{tag}-c"),
-            ns_s: format!("mfk-{pid}-{tag}-s"),
+            ns_c: net.ns_a.clone(),
+            ns_s: net.ns_b.clone(),
             ip_s: format!("10.232.{subnet}.2"),
             dir: std::env::temp_dir().join(format!("mfk-kernel-mode-{pid}-{tag}")),
-            procs: Vec::new(),
+            procs: Children::new(""),
+            net,
         };
-        let if_c = format!("mfk{}{tag}c", pid % 1_000_000);
-        let if_s = format!("mfk{}{tag}s", pid % 1_000_000);
         std::fs::create_dir_all(&lab.dir).map_err(|e| format!("{}: {e}", lab.dir.display()))?;
-        run(&["ip", "netns", "add", &lab.ns_c])?;
-        run(&["ip", "netns", "add", &lab.ns_s])?;
-        run(&[
-            "ip", "link", "add", &if_c, "netns", &lab.ns_c, "type", "veth", "peer", "name", &if_s,
-            "netns", &lab.ns_s,
-        ])?;
         let ip_c = format!("10.232.{subnet}.1");
-        for (ns, ifc, ip) in [(&lab.ns_c, &if_c, &ip_c), (&lab.ns_s, &if_s, &lab.ip_s)] {
-            let x = |args: &[&str]| {
-                let mut v = vec!["ip", "netns", "exec", ns.as_str()];
-                v.extend_from_slice(args);
-                run(&v)
-            };
+        for (ns, ifc, ip) in [
+            (&lab.ns_c, &lab.net.if_a, &ip_c),
+            (&lab.ns_s, &lab.net.if_b, &lab.ip_s),
+        ] {
+            let x = |args: &[&str]| ns_run(ns, args);
             x(&["sysctl", "-qw", "net.ipv4.tcp_fastopen=3"])?;
             x(&["sysctl", "-qw", "net.mptcp.enabled=1"])?;
             x(&["ip", "link", "set", "lo", "up"])?;
             x(&["ip", "addr", "add", &format!("{ip}/24"), "dev", ifc])?;
             x(&["ip", "link", "set", ifc, "up"])?;
         }
-        run(&[
-            "ip",
-            "netns",
-            "exec",
-            &lab.ns_c,
-            "sysctl",
-            "-qw",
-            "net.ipv4.tcp_tw_reuse=1",
-        ])?;
+        ns_run(&lab.ns_c, &["sysctl", "-qw", "net.ipv4.tcp_tw_reuse=1"])?;
         Ok(lab)
-    }
-
-    fn spawn(&mut self, name: &str, ns: &str, args: &[&str]) -> usize {
-        eprintln!("{name}: ip netns exec {ns} {}", args.join(" "));
-        let mut c = Command::new("ip");
-        c.args(["netns", "exec", ns]);
-        c.args(args);
-        self.procs.push(Proc::spawn(name, c));
-        self.procs.len() - 1
     }
 
     /// `mptfo serve --stack kernel` in the server namespace (rpc 64 B ->
@@ -282,7 +111,7 @@ impl Lab {
             "60s",
         ];
         args.extend_from_slice(extra);
-        let i = self.spawn("serve", &ns, &args);
+        let i = self.procs.spawn("serve", &ns, &args);
         self.procs[i]
             .wait_for("listening", Duration::from_secs(10))
             .unwrap_or_else(|e| panic!("{e}"));
@@ -315,7 +144,7 @@ impl Lab {
             "30s",
         ];
         args.extend_from_slice(extra);
-        let i = self.spawn("loadgen", &ns, &args);
+        let i = self.procs.spawn("loadgen", &ns, &args);
         let st = self.procs[i].wait(Duration::from_secs(40));
         let out = self.procs[i].output();
         eprintln!("{out}");
@@ -328,22 +157,13 @@ impl Lab {
 
     /// Stops the server (SIGTERM) and returns its output.
     fn stop_serve(&mut self, i: usize) -> String {
-        let st = self.procs[i].terminate(Duration::from_secs(10));
-        let out = self.procs[i].output();
-        eprintln!("{out}");
-        assert!(st.success(), "serve exited with {st}:\n{out}");
-        out
+        self.procs[i].terminate_success()
     }
 }
 
 impl Drop for Lab {
     fn drop(&mut self) {
-        while let Some(mut p) = self.procs.pop() {
-            p.stop();
-        }
-        for ns in [&self.ns_c, &self.ns_s] {
-            let _ = run(&["ip", "netns", "del", ns]);
-        }
+        self.procs.stop_all();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
@@ -506,35 +326,16 @@ fn bad_flags_are_named() {
         assert!(!o.status.success(), "{args:?} succeeded");
         String::from_utf8_lossy(&o.stderr).into_owned()
     };
-    let e = run(&[
-        "loadgen",
-        "--stack",
-        "kernel",
-        "--target",
-        "127.0.0.1:9",
-        "--eal",
-        "-l 0",
-    ]);
+    let loadgen = |extra: &[&str]| {
+        let mut args = vec!["loadgen", "--stack", "kernel", "--target", "127.0.0.1:9"];
+        args.extend_from_slice(extra);
+        run(&args)
+    };
+    let e = loadgen(&["--eal", "-l 0"]);
     assert!(e.contains("--eal applies to --stack mptfo only"), "{e}");
-    let e = run(&[
-        "loadgen",
-        "--stack",
-        "kernel",
-        "--target",
-        "127.0.0.1:9",
-        "--rate",
-        "0",
-    ]);
+    let e = loadgen(&["--rate", "0"]);
     assert!(e.contains("--rate 0"), "{e}");
-    let e = run(&[
-        "loadgen",
-        "--stack",
-        "kernel",
-        "--target",
-        "127.0.0.1:9",
-        "--requests-per-connection",
-        "0",
-    ]);
+    let e = loadgen(&["--requests-per-connection", "0"]);
     assert!(e.contains("--requests-per-connection 0"), "{e}");
     let e = run(&["serve", "--stack", "kernel", "--tfo-key", "xyz"]);
     assert!(e.contains("--tfo-key"), "{e}");

@@ -3,24 +3,41 @@
 //! config/examples/versus-kernel.toml run once, short, then taken down
 //! (as root, with DPDK).
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 
-const MPTFO: &str = env!("CARGO_BIN_EXE_mptfo");
+use support::{is_root, MPTFO};
 
 /// The tests that build namespaces run one at a time.
 static SERIAL: Mutex<()> = Mutex::new(());
 
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(1).map(|u| u == "0"))
-        })
-        .unwrap_or(false)
+/// The test's turn (one at a time), or `None` when not root (the test,
+/// which needs root for `what`, is skipped).
+fn root_turn(what: &str) -> Option<MutexGuard<'static, ()>> {
+    if !is_root() {
+        eprintln!("SKIPPED: needs root ({what})");
+        return None;
+    }
+    Some(SERIAL.lock().unwrap_or_else(|e| e.into_inner()))
+}
+
+/// config/examples/NAME once `mptfo lab check` passes on it, or `None`
+/// when this machine lacks a DPDK driver it needs (the test is skipped).
+fn checked_example(name: &str) -> Option<PathBuf> {
+    let cfg = example(name);
+    let o = mptfo(&["lab", "check", "--config", cfg.to_str().unwrap()]);
+    if !o.status.success() {
+        let t = text(&o);
+        if t.contains("DPDK driver") {
+            eprintln!("SKIPPED: {t}");
+            return None;
+        }
+        panic!("{t}");
+    }
+    Some(cfg)
 }
 
 fn mptfo(args: &[&str]) -> Output {
@@ -62,6 +79,27 @@ fn example(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("config/examples")
         .join(name)
+}
+
+/// `mptfo lab run` of lab file `cfg`, one short repetition (1 s) of each
+/// scenario, results to `results`, state to `state_dir`, `extra` added.
+fn run_once(cfg: &str, results: &str, state_dir: &str, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "lab",
+        "run",
+        "--config",
+        cfg,
+        "--reps",
+        "1",
+        "--duration",
+        "1s",
+        "--results",
+        results,
+        "--state-dir",
+        state_dir,
+    ];
+    args.extend_from_slice(extra);
+    mptfo(&args)
 }
 
 fn ns_exists(ns: &str) -> bool {
@@ -207,11 +245,9 @@ fn down_without_state_has_nothing_to_remove() {
 /// them all, and a second `down` finds nothing.
 #[test]
 fn down_after_a_crash_removes_what_the_state_records() {
-    if !is_root() {
-        eprintln!("SKIPPED: needs root (network namespaces)");
+    let Some(_serial) = root_turn("network namespaces") else {
         return;
-    }
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    };
     let pid = std::process::id();
     let ns = format!("mfl-crash-{pid}");
     let (if_a, if_b) = (format!("mfla{pid}"), format!("mflb{pid}"));
@@ -298,22 +334,13 @@ fn down_after_a_crash_removes_what_the_state_records() {
 /// `down` leaves no namespace, veth, hugepage reservation or process.
 #[test]
 fn versus_kernel_runs_and_comes_down_clean() {
-    if !is_root() {
-        eprintln!("SKIPPED: needs root (network namespaces, veth, af_packet)");
+    let Some(_serial) = root_turn("network namespaces, veth, af_packet") else {
         return;
-    }
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let cfg = example("versus-kernel.toml");
+    };
+    let Some(cfg) = checked_example("versus-kernel.toml") else {
+        return;
+    };
     let cfg = cfg.to_str().unwrap();
-    let o = mptfo(&["lab", "check", "--config", cfg]);
-    if !o.status.success() {
-        let t = text(&o);
-        if t.contains("DPDK driver") {
-            eprintln!("SKIPPED: {t}");
-            return;
-        }
-        panic!("{t}");
-    }
     for ns in ["vk-cli", "vk-srv"] {
         assert!(
             !ns_exists(ns),
@@ -324,20 +351,7 @@ fn versus_kernel_runs_and_comes_down_clean() {
     let state = TempDir::new("state");
     let sd = state.0.to_str().unwrap();
     let huge_before = hugepages();
-    let o = mptfo(&[
-        "lab",
-        "run",
-        "--config",
-        cfg,
-        "--reps",
-        "1",
-        "--duration",
-        "1s",
-        "--results",
-        results.0.to_str().unwrap(),
-        "--state-dir",
-        sd,
-    ]);
+    let o = run_once(cfg, results.0.to_str().unwrap(), sd, &[]);
     let out = text(&o);
     eprintln!("{out}");
 
@@ -445,15 +459,13 @@ fn versus_kernel_runs_and_comes_down_clean() {
 /// (and unmounts hugetlbfs if the lab mounted it).
 #[test]
 fn hugepages_reserved_for_the_run_and_restored() {
-    if !is_root() {
-        eprintln!("SKIPPED: needs root (hugepages)");
+    let Some(_serial) = root_turn("hugepages") else {
         return;
-    }
+    };
     if !Path::new("/usr/lib/x86_64-linux-gnu/dpdk/pmds-23.0/librte_net_memif.so").exists() {
         eprintln!("SKIPPED: no DPDK net_memif");
         return;
     }
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let dir = TempDir::new("huge");
     let sock = dir.0.join("m.sock");
     let cfg = dir.0.join("huge.toml");
@@ -555,11 +567,9 @@ tfo = true
 /// it alone; `down` then removes only what `up` made.
 #[test]
 fn up_leaves_a_foreign_namespace_alone() {
-    if !is_root() {
-        eprintln!("SKIPPED: needs root (network namespaces)");
+    let Some(_serial) = root_turn("network namespaces") else {
         return;
-    }
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    };
     let pid = std::process::id();
     let (mine, theirs) = (format!("mfl-m{pid}"), format!("mfl-t{pid}"));
     let dir = TempDir::new("foreign");
@@ -622,40 +632,17 @@ client = "e"
 /// second link) on its connections; then `down` leaves nothing.
 #[test]
 fn multipath_example_joins_the_second_path() {
-    if !is_root() {
-        eprintln!("SKIPPED: needs root (network namespaces, veth, af_packet)");
+    let Some(_serial) = root_turn("network namespaces, veth, af_packet") else {
         return;
-    }
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let cfg = example("multipath.toml");
+    };
+    let Some(cfg) = checked_example("multipath.toml") else {
+        return;
+    };
     let cfg = cfg.to_str().unwrap();
-    let o = mptfo(&["lab", "check", "--config", cfg]);
-    if !o.status.success() {
-        let t = text(&o);
-        if t.contains("DPDK driver") {
-            eprintln!("SKIPPED: {t}");
-            return;
-        }
-        panic!("{t}");
-    }
     let results = TempDir::new("mp-results");
     let state = TempDir::new("mp-state");
     let sd = state.0.to_str().unwrap();
-    let o = mptfo(&[
-        "lab",
-        "run",
-        "--config",
-        cfg,
-        "--reps",
-        "1",
-        "--duration",
-        "1s",
-        "--results",
-        results.0.to_str().unwrap(),
-        "--state-dir",
-        sd,
-        "--down",
-    ]);
+    let o = run_once(cfg, results.0.to_str().unwrap(), sd, &["--down"]);
     let out = text(&o);
     for ns in ["mp-cli", "mp-srv"] {
         assert!(!ns_exists(ns), "{ns} left: {out}");

@@ -13,6 +13,18 @@ use crate::loadgen::{GeneratorFigures, LoadgenApp, LoadgenConfig};
 use crate::mem::{JoinStats, Outcome, PathStats};
 use crate::serve::ServeApp;
 
+/// `Type { f: sum(&|r| r.group.f), ... , rest }`: a figure group of
+/// [`Report::merge`] whose fields before `;` are summed over the parts
+/// with `sum`, the ones after given as they are.
+macro_rules! summed {
+    ($sum:ident, $group:ident, $ty:ident { $($f:ident),* ; $($rest:tt)* }) => {
+        $ty {
+            $($f: $sum(&|r| r.$group.$f),)*
+            $($rest)*
+        }
+    };
+}
+
 /// Summary of one latency histogram, in microseconds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct Latency {
@@ -621,26 +633,9 @@ impl Report {
         } else {
             0.0
         };
-        let mut reasons: Vec<(String, u64)> = Vec::new();
-        for r in parts {
-            for (k, n) in &r.errors.reasons {
-                match reasons.iter_mut().find(|(x, _)| x == k) {
-                    Some((_, m)) => *m += n,
-                    None => reasons.push((k.clone(), *n)),
-                }
-            }
-        }
+        let reasons = sum_by_name(parts.iter().map(|r| &r.errors.reasons));
         let counters = |pick: &dyn Fn(&Report) -> &Vec<(&'static str, u64)>| {
-            let mut all: Vec<(&'static str, u64)> = Vec::new();
-            for r in parts {
-                for &(k, n) in pick(r) {
-                    match all.iter_mut().find(|(x, _)| *x == k) {
-                        Some((_, m)) => *m += n,
-                        None => all.push((k, n)),
-                    }
-                }
-            }
-            all
+            sum_by_name(parts.iter().map(|r| pick(r)))
         };
         let mut config = first.config.clone();
         config.concurrency = parts.iter().map(|r| r.config.concurrency).sum();
@@ -671,38 +666,20 @@ impl Report {
                 per_cpu_second_one_core_both_ends: rate(transactions, cpu_seconds),
                 per_wall_second_one_core_both_ends: rate(transactions, wall_seconds),
             },
-            tfo: TfoFigures {
-                accepted: sum(&|r| r.tfo.accepted),
-                rejected: sum(&|r| r.tfo.rejected),
-                client_active: sum(&|r| r.tfo.client_active),
-                client_active_fail: sum(&|r| r.tfo.client_active_fail),
-                cookie_requests: sum(&|r| r.tfo.cookie_requests),
+            tfo: summed!(sum, tfo, TfoFigures {
+                accepted, rejected, client_active, client_active_fail, cookie_requests;
                 server_counted: parts.iter().all(|r| r.tfo.server_counted),
-            },
-            fallbacks: Fallbacks {
-                synack: sum(&|r| r.fallbacks.synack),
-                ack: sum(&|r| r.fallbacks.ack),
-                data: sum(&|r| r.fallbacks.data),
-                total: sum(&|r| r.fallbacks.total),
-                mptcp_transactions: sum(&|r| r.fallbacks.mptcp_transactions),
-            },
-            retransmissions: Retransmissions {
-                client: sum(&|r| r.retransmissions.client),
-                server: sum(&|r| r.retransmissions.server),
-                syn: sum(&|r| r.retransmissions.syn),
-                mptcp: sum(&|r| r.retransmissions.mptcp),
-                total: sum(&|r| r.retransmissions.total),
-            },
-            errors: Errors {
-                client: sum(&|r| r.errors.client),
-                server: sum(&|r| r.errors.server),
-                incomplete: sum(&|r| r.errors.incomplete),
-                overlong: sum(&|r| r.errors.overlong),
-                unfinished: sum(&|r| r.errors.unfinished),
-                unclosed: sum(&|r| r.errors.unclosed),
+            }),
+            fallbacks: summed!(sum, fallbacks, Fallbacks {
+                synack, ack, data, total, mptcp_transactions;
+            }),
+            retransmissions: summed!(sum, retransmissions, Retransmissions {
+                client, server, syn, mptcp, total;
+            }),
+            errors: summed!(sum, errors, Errors {
+                client, server, incomplete, overlong, unfinished, unclosed, total;
                 reasons,
-                total: sum(&|r| r.errors.total),
-            },
+            }),
             latency,
             run: RunInfo {
                 frames: sum(&|r| r.run.frames),
@@ -734,6 +711,23 @@ impl Report {
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).expect("report serialises")
     }
+}
+
+/// `(name, count)` lists added up by name, in the order names first
+/// appear.
+fn sum_by_name<'a, K: PartialEq + Clone + 'a>(
+    lists: impl Iterator<Item = &'a Vec<(K, u64)>>,
+) -> Vec<(K, u64)> {
+    let mut all: Vec<(K, u64)> = Vec::new();
+    for list in lists {
+        for (k, n) in list {
+            match all.iter_mut().find(|(x, _)| x == k) {
+                Some((_, m)) => *m += n,
+                None => all.push((k.clone(), *n)),
+            }
+        }
+    }
+    all
 }
 
 /// A duration given in microseconds, with a fitting unit.

@@ -82,6 +82,16 @@ fn cvt(rc: c_int) -> io::Result<c_int> {
     }
 }
 
+/// The count of ready descriptors a wait call (`poll`, `epoll_wait`)
+/// returned: 0 when a signal interrupted it, the error when it failed.
+fn ready_count(rc: c_int) -> io::Result<usize> {
+    match cvt(rc) {
+        Ok(n) => Ok(n as usize),
+        Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(0),
+        Err(e) => Err(e),
+    }
+}
+
 /// A `sockaddr_storage` holding `addr`, and its length.
 fn sockaddr(addr: &SocketAddr) -> (libc::sockaddr_storage, socklen_t) {
     // SAFETY: sockaddr_storage is plain old data; all-zero is a valid value.
@@ -123,6 +133,12 @@ fn sockaddr(addr: &SocketAddr) -> (libc::sockaddr_storage, socklen_t) {
 /// (`IPPROTO_MPTCP`) or plain TCP. Fails with `ENOPROTOOPT` when MPTCP is
 /// disabled (`net.mptcp.enabled=0`).
 pub fn stream_socket(mptcp: bool, addr: &SocketAddr) -> io::Result<OwnedFd> {
+    new_stream_socket(mptcp, addr, 0)
+}
+
+/// A stream socket of `addr`'s family, MPTCP or TCP, close-on-exec, with
+/// the socket type flags `flags` added (`SOCK_NONBLOCK`).
+fn new_stream_socket(mptcp: bool, addr: &SocketAddr, flags: c_int) -> io::Result<OwnedFd> {
     let family = if addr.is_ipv4() {
         libc::AF_INET
     } else {
@@ -133,8 +149,9 @@ pub fn stream_socket(mptcp: bool, addr: &SocketAddr) -> io::Result<OwnedFd> {
     } else {
         libc::IPPROTO_TCP
     };
-    // SAFETY: plain syscall with constant arguments.
-    let fd = cvt(unsafe { libc::socket(family, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, proto) })?;
+    let ty = libc::SOCK_STREAM | libc::SOCK_CLOEXEC | flags;
+    // SAFETY: plain syscall with integer arguments.
+    let fd = cvt(unsafe { libc::socket(family, ty, proto) })?;
     // SAFETY: fd is a new descriptor nobody else owns.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
@@ -327,26 +344,7 @@ pub fn tcp_info(fd: &impl AsRawFd) -> io::Result<TcpInfo> {
 /// A non-blocking stream socket of `addr`'s family: MPTCP
 /// (`IPPROTO_MPTCP`) or plain TCP (see [`stream_socket`]).
 pub fn stream_socket_nonblocking(mptcp: bool, addr: &SocketAddr) -> io::Result<OwnedFd> {
-    let family = if addr.is_ipv4() {
-        libc::AF_INET
-    } else {
-        libc::AF_INET6
-    };
-    let proto = if mptcp {
-        IPPROTO_MPTCP
-    } else {
-        libc::IPPROTO_TCP
-    };
-    // SAFETY: plain syscall with constant arguments.
-    let fd = cvt(unsafe {
-        libc::socket(
-            family,
-            libc::SOCK_STREAM | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
-            proto,
-        )
-    })?;
-    // SAFETY: fd is a new descriptor nobody else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    new_stream_socket(mptcp, addr, libc::SOCK_NONBLOCK)
 }
 
 /// `SO_REUSEPORT`: several listeners (one per thread) share the port and
@@ -509,14 +507,7 @@ impl Epoll {
                 timeout_ms,
             )
         };
-        if rc < 0 {
-            let e = io::Error::last_os_error();
-            if e.kind() == io::ErrorKind::Interrupted {
-                return Ok(0);
-            }
-            return Err(e);
-        }
-        Ok(rc as usize)
+        ready_count(rc)
     }
 
     /// [`Epoll::wait`] with a timeout of nanosecond resolution
@@ -546,14 +537,7 @@ impl Epoll {
                 std::ptr::null(),
             )
         };
-        if rc < 0 {
-            let e = io::Error::last_os_error();
-            if e.kind() == io::ErrorKind::Interrupted {
-                return Ok(0);
-            }
-            return Err(e);
-        }
-        Ok(rc as usize)
+        ready_count(rc)
     }
 }
 
@@ -573,14 +557,7 @@ pub fn poll_fd(fd: RawFd, events: i16) -> PollFd {
 pub fn poll(fds: &mut [PollFd], timeout_ms: i32) -> io::Result<usize> {
     // SAFETY: fds is a valid, writable array of fds.len() pollfd structs.
     let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
-    if rc < 0 {
-        let e = io::Error::last_os_error();
-        if e.kind() == io::ErrorKind::Interrupted {
-            return Ok(0);
-        }
-        return Err(e);
-    }
-    Ok(rc as usize)
+    ready_count(rc)
 }
 
 /// Set by SIGINT or SIGTERM once [`stop_on_signals`] ran.

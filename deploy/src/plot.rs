@@ -153,7 +153,7 @@ fn esc(s: &str) -> String {
 }
 
 /// A number with at most 3 significant digits, trailing zeros dropped.
-fn sig3(v: f64) -> String {
+pub(crate) fn sig3(v: f64) -> String {
     let a = v.abs();
     let s = if a >= 100.0 || a == 0.0 {
         format!("{v:.0}")

@@ -87,24 +87,14 @@ impl Table {
     }
 }
 
-/// `v` with at most 3 significant digits.
+/// `v` with at most 3 significant digits; below 0.01, in scientific
+/// notation (`1.23e-3`).
 fn sig3(v: f64) -> String {
     let a = v.abs();
-    let s = if a >= 100.0 || a == 0.0 {
-        format!("{v:.0}")
-    } else if a >= 10.0 {
-        format!("{v:.1}")
-    } else if a >= 1.0 {
-        format!("{v:.2}")
-    } else if a >= 0.01 {
-        format!("{v:.3}")
-    } else {
+    if a > 0.0 && a < 0.01 {
         format!("{v:.2e}")
-    };
-    if s.contains('.') && !s.contains('e') {
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
     } else {
-        s
+        plot::sig3(v)
     }
 }
 
