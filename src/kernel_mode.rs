@@ -27,8 +27,8 @@ use mptfo_bench::kernel::serve::{self as kserve, ReplyMode, ServeConfig, ServeSt
 use mptfo_bench::kernel::server::Answer;
 use mptfo_bench::live::{IntervalTicker, ProgressCounts};
 use mptfo_bench::report::{
-    Errors, Fallbacks, Latency, LoadShape, Rates, Report, ReportConfig, Retransmissions, RunInfo,
-    TfoFigures,
+    self, Errors, Fallbacks, Latency, LoadShape, Rates, Report, ReportConfig, Retransmissions,
+    RunInfo, TfoFigures,
 };
 
 use crate::live::{DpdkArgs, LoadgenArgs, ServeArgs};
@@ -107,16 +107,6 @@ fn kernel_release() -> String {
     std::fs::read_to_string("/proc/sys/kernel/osrelease")
         .map(|s| s.trim().to_owned())
         .unwrap_or_else(|_| "?".into())
-}
-
-fn us(v: f64) -> String {
-    if v >= 1_000_000.0 {
-        format!("{:.3} s", v / 1e6)
-    } else if v >= 1_000.0 {
-        format!("{:.3} ms", v / 1e3)
-    } else {
-        format!("{v:.0} µs")
-    }
 }
 
 fn print_counters(d: &Snapshot) {
@@ -232,9 +222,9 @@ pub(crate) fn serve(a: &ServeArgs, m: Option<&ArgMatches>) -> Result<()> {
                 st.held,
                 st.accepted,
                 100.0 * st.held as f64 / st.accepted.max(1) as f64,
-                us(h.p50_us),
-                us(h.p99_us),
-                us(h.max_us)
+                report::us(h.p50_us),
+                report::us(h.p99_us),
+                report::us(h.max_us)
             );
         }
         ReplyMode::Early => {

@@ -730,8 +730,8 @@ fn sum_by_name<'a, K: PartialEq + Clone + 'a>(
     all
 }
 
-/// A duration given in microseconds, with a fitting unit.
-fn us(v: f64) -> String {
+/// A duration given in microseconds, with a fitting unit (µs, ms or s).
+pub fn us(v: f64) -> String {
     if v >= 1_000_000.0 {
         format!("{:.3} s", v / 1e6)
     } else if v >= 1_000.0 {
