@@ -37,7 +37,9 @@ pub struct PortStats {
     pub tx_packets: u64,
     /// Bytes of those frames.
     pub tx_bytes: u64,
-    /// Frames accepted by `tx_burst` but discarded by the port (too long).
+    /// Frames accepted by `tx_burst` but discarded by the port: too long,
+    /// or refused by a full transmit ring while the frames waiting for it
+    /// were already at the port's bound.
     pub tx_dropped: u64,
 }
 
@@ -63,6 +65,9 @@ pub trait Port {
     /// Offers the frames of `pkts` for transmission, in order. Removes the
     /// frames the port accepted from the front of `pkts` (ownership passes to
     /// the port) and returns their number; the rest stay for a later call.
+    /// A port may bound how many frames wait so: it then accepts the oldest
+    /// beyond its bound and discards them, counted in
+    /// [`PortStats::tx_dropped`].
     fn tx_burst(&mut self, pkts: &mut Vec<Self::Buf>) -> usize;
 
     /// An empty buffer from the port's pool, with [`DEFAULT_HEADROOM`]

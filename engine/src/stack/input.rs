@@ -271,7 +271,7 @@ impl<B: Buf> Stack<B> {
                     self.on_join_syn_sent(sk, seg)
                 }
                 Some(TcpState::SynSent) => self.on_syn_sent(sk, seg, payload),
-                Some(TcpState::TimeWait) => self.on_time_wait(sk, seg),
+                Some(TcpState::TimeWait) => self.on_time_wait(sk, seg, payload, cookie),
                 Some(_) => self.on_synchronized(sk, seg, payload),
                 None => {}
             }
@@ -379,7 +379,10 @@ impl<B: Buf> Stack<B> {
             None => conn.mode = MptcpMode::Fallback,
         }
         conn.listen_port = seg.tuple.src_port;
-        let iss = SubflowSeq(self.rand() as u32);
+        let iss = match self.reopen_iss.take() {
+            Some(iss) => iss,
+            None => SubflowSeq(self.rand() as u32),
+        };
         let sk = self.subflows.vacant_key();
         let mut sf = Subflow::new(
             &self.cfg,
@@ -752,9 +755,31 @@ impl<B: Buf> Stack<B> {
         self.mark_dirty(ck);
     }
 
-    fn on_time_wait(&mut self, sk: Key, seg: &Segment) {
+    fn on_time_wait(&mut self, sk: Key, seg: &Segment, payload: B, cookie: Option<CookieCheck>) {
         if seg.rst() {
             self.remove_subflow(sk);
+            return;
+        }
+        if seg.syn() && seg.ack.is_none() {
+            // RFC 9293 §3.10.7.4 and RFC 6191: a new SYN for a tuple in
+            // TIME-WAIT (the peer reusing its port once its own TIME-WAIT
+            // is over) reopens it when its sequence number lies beyond
+            // everything the old connection used; the new ISS then lies
+            // beyond ours, so old duplicates cannot pass for new segments
+            // (as Linux: old SND.NXT + 65537). Any other SYN is answered by
+            // an ACK, so that the peer's SYN-SENT answers with a RST that
+            // ends this TIME-WAIT, and its next SYN gets through.
+            let sf = &self.subflows[sk];
+            let listening = self.listeners.contains_key(&seg.tuple.src_port);
+            if listening && seg.seq > sf.rcv_nxt {
+                let iss = sf.snd_nxt + 65537;
+                self.remove_subflow(sk);
+                self.reopen_iss = Some(iss);
+                self.on_listen_syn(seg, payload, cookie);
+                self.reopen_iss = None;
+                return;
+            }
+            self.send_ack(sk);
             return;
         }
         // RFC 9293 §3.10.7.4: a retransmitted FIN is acknowledged again and

@@ -202,6 +202,10 @@ enum TimerTarget {
 /// Most emptied connection (and subflow) containers kept for reuse.
 const MAX_SPARES: usize = 256;
 
+/// Cached buffers below which a fired subflow or connection timer waits
+/// for the next [`Stack::advance`] (what one sends takes a few).
+const TIMER_BUFFERS: usize = 4;
+
 /// Ephemeral port range (Linux default `ip_local_port_range`).
 const EPHEMERAL: core::ops::RangeInclusive<u16> = 32768..=60999;
 
@@ -222,6 +226,9 @@ pub struct Stack<B: Buf> {
     fired: Vec<TimerTarget>,
     /// Scratch lists of [`Stack::receive`], reused from burst to burst.
     rx_scratch: input::RxScratch<B>,
+    /// ISS for the SYN being taken over from a TIME-WAIT subflow (RFC
+    /// 6191), set only while that SYN is processed.
+    reopen_iss: Option<SubflowSeq>,
     cookies: CookieValidator,
     cookie_cache: CookieCache,
     tfo_pending: usize,
@@ -301,6 +308,7 @@ impl<B: Buf> Stack<B> {
             timers: TimerWheel::new(now, core::time::Duration::from_millis(1), 4096),
             fired: Vec::new(),
             rx_scratch: input::RxScratch::default(),
+            reopen_iss: None,
             cookies,
             cookie_cache: CookieCache::new(seed ^ 6),
             tfo_pending: 0,
@@ -1058,6 +1066,16 @@ impl<B: Buf> Stack<B> {
         let mut fired = std::mem::take(&mut self.fired);
         self.timers.advance(self.now, &mut fired);
         for t in fired.drain(..) {
+            // A burst loss leaves many connections with the same
+            // retransmission deadline. Once the buffer cache is dry, what
+            // they would send cannot be built: rather than let them back
+            // off without sending anything (the same ones again on every
+            // round, as their deadlines stay together), their entries wait
+            // for the next call, after the caller refilled the cache.
+            if self.pool.len() < TIMER_BUFFERS && !matches!(t, TimerTarget::Resolve) {
+                self.defer_timer(t);
+                continue;
+            }
             match t {
                 TimerTarget::Subflow(k) => self.on_subflow_timer(k),
                 TimerTarget::Conn(k) => self.on_conn_timer(k),
@@ -1066,6 +1084,30 @@ impl<B: Buf> Stack<B> {
         }
         self.fired = fired;
         self.flush();
+    }
+
+    /// Puts a fired subflow or connection entry back in the wheel, due at
+    /// once: it fires on the next [`Stack::advance`].
+    fn defer_timer(&mut self, t: TimerTarget) {
+        let now = self.now;
+        let (timer, armed) = match t {
+            TimerTarget::Subflow(k) => match self.subflows.get_mut(k) {
+                Some(sf) => (&mut sf.timer, &mut sf.timer_armed),
+                None => return,
+            },
+            TimerTarget::Conn(k) => match self.conns.get_mut(k) {
+                Some(c) => (&mut c.timer, &mut c.timer_armed),
+                None => return,
+            },
+            TimerTarget::Resolve => return,
+        };
+        // Re-armed already (by an earlier entry of this batch): that one
+        // stands.
+        if timer.is_some_and(|id| self.timers.is_scheduled(id)) {
+            return;
+        }
+        *timer = Some(self.timers.schedule(now, t));
+        *armed = Some(now);
     }
 
     /// Keeps the subflow's one wheel entry at its earliest deadline: moved

@@ -16,6 +16,11 @@ use std::sync::{Arc, Mutex};
 /// Frames per call into the PMD (and the `max_burst` reported).
 pub const BURST: usize = 32;
 
+/// Frames that may always wait for a full transmit ring, in transmit rings'
+/// worth (`PortConfig::tx_desc` each); a large pool allows more (see
+/// [`DpdkQueue`]).
+pub const BACKLOG_RINGS: usize = 4;
+
 /// The control-path lock: every configure, start, stop, close, hot-plug
 /// and hot-unplug of this crate runs under it (ethdev's control functions
 /// are not thread safe), and it holds the ports configured by a live
@@ -438,6 +443,12 @@ impl<'a> DpdkPort<'a> {
         });
         let n = config.rx_queues.max(config.tx_queues);
         let copy_shared = inner.info.driver == "net_af_xdp";
+        // The receive path's share of the pool: a ring's worth per receive
+        // queue, at most a quarter of the pool.
+        let rx_reserve =
+            (u32::from(config.rx_desc) * u32::from(config.rx_queues)).min(pool.size() / 4);
+        let backlog_limit = (BACKLOG_RINGS * usize::from(config.tx_desc.max(1)))
+            .max((pool.size() - rx_reserve) as usize / 2);
         let queues = (0..n)
             .map(|q| DpdkQueue {
                 port: Arc::clone(&inner),
@@ -450,6 +461,8 @@ impl<'a> DpdkPort<'a> {
                 stats: PortStats::default(),
                 cache: Vec::with_capacity(BURST),
                 copy_shared,
+                rx_reserve,
+                backlog_limit,
                 _p: PhantomData,
             })
             .collect();
@@ -534,6 +547,20 @@ fn eth_stats(id: u16) -> Result<EthStats, DpdkError> {
 /// the mbuf header, not from where the data is, and the kernel sends
 /// whatever lies there (zeros, shifted bytes). On such a port a shared
 /// buffer's window is copied into the fresh mbuf instead.
+///
+/// Buffers and the receive path: a PMD that copies frames out of its ring
+/// (net_memif, for one) allocates an mbuf per received frame from
+/// the same pool, and when none is free it leaves the frame in the ring
+/// without counting anything (net_memif counts no `rx_nombuf`); the sender
+/// then finds the ring full. If both ends' pools are held by frames waiting
+/// to be sent and by retransmission queues, neither receives the ACKs that
+/// would free them. So allocation ([`Port::alloc`], and the mbufs that
+/// send shared buffers) leaves a reserve free for the receive path: a
+/// receive ring's worth per receive queue, at most a quarter of the pool.
+/// Frames the PMD refuses wait in the caller's vector for the next
+/// `tx_burst`, up to [`BACKLOG_RINGS`] transmit rings' worth or half the
+/// pool left after the reserve, whichever is more; older ones beyond that
+/// are discarded and counted in `tx_dropped`.
 #[derive(Debug)]
 pub struct DpdkQueue<'a> {
     port: Arc<PortInner>,
@@ -547,6 +574,12 @@ pub struct DpdkQueue<'a> {
     cache: Vec<DpdkBuf<'a>>,
     /// Shared buffers are sent as copies, not indirect mbufs (net_af_xdp).
     copy_shared: bool,
+    /// Free buffers the allocation cache leaves in the pool for the PMD's
+    /// receive path.
+    rx_reserve: u32,
+    /// Most frames left waiting in `tx_burst`'s vector after the PMD
+    /// refused some; older ones beyond it are discarded (`tx_dropped`).
+    backlog_limit: usize,
     /// Send but not Sync (Cell), and bounded by the pool's borrow.
     _p: PhantomData<(&'a (), Cell<()>)>,
 }
@@ -588,11 +621,17 @@ impl<'a> DpdkQueue<'a> {
     }
 
     /// Refills the allocation cache with up to [`BURST`] fresh buffers;
-    /// false when the pool had none.
+    /// false when the pool had none beyond the receive path's reserve.
     fn refill(&mut self) -> bool {
+        // SAFETY: the pool lives for 'a; the count is only read.
+        let avail = unsafe { ffi::rte_mempool_avail_count(self.pool.as_ptr()) };
+        let spare = avail.saturating_sub(self.rx_reserve);
+        if spare == 0 {
+            return false;
+        }
         let mut pkts = [std::ptr::null_mut::<ffi::rte_mbuf>(); BURST];
         let mut info = [ffi::mptfo_mbuf_info::default(); BURST];
-        for want in [BURST as u16, 1] {
+        for want in [(BURST as u32).min(spare) as u16, 1] {
             // SAFETY: pkts and info have room for `want` entries; the pool
             // lives for 'a.
             let got = unsafe {
@@ -792,6 +831,16 @@ impl<'a> Port for DpdkQueue<'a> {
             if sent < ready {
                 break;
             }
+        }
+        // The PMD's ring is full: what it refused waits for the next call,
+        // up to a bound. The oldest frames beyond it are discarded and
+        // counted, so that frames waiting for the ring cannot take the whole
+        // pool (the peer's retransmission timers recover them).
+        if pkts.len() > self.backlog_limit {
+            let excess = pkts.len() - self.backlog_limit;
+            pkts.drain(..excess);
+            self.stats.tx_dropped += excess as u64;
+            accepted += excess;
         }
         accepted
     }
