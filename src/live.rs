@@ -640,7 +640,9 @@ fn first_vdev(args: &[String]) -> Option<String> {
 }
 
 /// Removes the (empty) EAL runtime directory of `prefix` once the EAL is
-/// gone; only an explicitly named prefix, and only when empty.
+/// gone; only an explicitly named prefix, and only when empty but for the
+/// telemetry socket (`dpdk_telemetry.v2`), which EAL unlinks only at
+/// process exit, after this runs.
 fn remove_runtime_dir(prefix: &str) {
     let base = if std::env::var_os("XDG_RUNTIME_DIR").is_some() && !is_root() {
         PathBuf::from(std::env::var_os("XDG_RUNTIME_DIR").unwrap_or_default()).join("dpdk")
@@ -649,8 +651,29 @@ fn remove_runtime_dir(prefix: &str) {
     } else {
         PathBuf::from("/tmp/dpdk")
     };
-    let _ = std::fs::remove_dir(base.join(prefix));
-    let _ = std::fs::remove_dir(&base);
+    remove_runtime_dir_in(&base, prefix);
+}
+
+/// [`remove_runtime_dir`] under the runtime base directory `base`.
+fn remove_runtime_dir_in(base: &std::path::Path, prefix: &str) {
+    use std::os::unix::fs::FileTypeExt;
+    let dir = base.join(prefix);
+    if let Ok(entries) = std::fs::read_dir(&dir) {
+        let entries: Vec<_> = entries.flatten().collect();
+        let telemetry_only = entries.iter().all(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("dpdk_telemetry")
+                && e.file_type().is_ok_and(|t| t.is_socket())
+        });
+        if telemetry_only {
+            for e in &entries {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+    let _ = std::fs::remove_dir(&dir);
+    let _ = std::fs::remove_dir(base);
 }
 
 fn is_root() -> bool {
@@ -1204,6 +1227,7 @@ pub(crate) fn serve(mut a: ServeArgs, m: Option<&ArgMatches>) -> Result<()> {
                 Ok(())
             }
             Some(path) => {
+                pin_capture_worker(&a.dpdk, "serve");
                 let tap = PcapTap::new(q, pcap_writer(path)?, clock.clone());
                 let stack = make_stack(&a.dpdk, &tap, cfg, &clock, 0, 1);
                 let mut w = Worker::new(stack, vec![tap], ServeApp::new(mode));
@@ -1379,6 +1403,21 @@ fn print_serve_summary(outs: &[ServeOutcome]) {
     print_port_stats(&port);
     let counters = Counters::sum(outs.iter().map(|o| &o.counters));
     print_counters("serve", &counters);
+}
+
+/// A capture runs its one worker on the main thread, which EAL pinned to
+/// the main lcore's CPU; when `--cores` (or the file) names the worker's
+/// CPU, the main thread moves there, so that the worker does not share a
+/// CPU with whatever else runs on the main lcore's (the memif examples put
+/// it on the peer's worker CPU). Warns when the pinning fails.
+fn pin_capture_worker(d: &DpdkArgs, who: &str) {
+    if let [cpu] = d.worker_cpus() {
+        if !mptfo_bench::steer::pin_to_cpu(*cpu) {
+            eprintln!(
+                "{who}: could not pin the worker to cpu {cpu}; it runs on the main lcore's CPU"
+            );
+        }
+    }
 }
 
 /// Makes the calling thread worker `k` of `who`: registers it with the EAL
@@ -1706,6 +1745,22 @@ pub(crate) fn loadgen(mut a: LoadgenArgs, m: Option<&ArgMatches>) -> Result<()> 
             return loadgen_workers(eal, queues, &a, cfg, &lcfg, &clock, stop, &live, &linfo)
                 .map(|(outs, intervals)| LoadgenRun::Cores(outs, intervals));
         }
+        // The source address the stack would choose (the first of the
+        // target's family on the first port); the generator then picks the
+        // source ports itself, a bounded search at the port limit.
+        let local = a
+            .dpdk
+            .ips
+            .iter()
+            .map(|p| p.addr)
+            .find(|ip| ip.is_ipv4() == target.is_ipv4());
+        let app_for = |lcfg: &LoadgenConfig| {
+            let app = LoadgenApp::new(lcfg.clone(), clock.clone());
+            match local {
+                Some(ip) => app.with_shard(ip, 0, 1),
+                None => app,
+            }
+        };
         let q = queues.remove(0);
         match &a.dpdk.pcap {
             None => {
@@ -1713,7 +1768,7 @@ pub(crate) fn loadgen(mut a: LoadgenArgs, m: Option<&ArgMatches>) -> Result<()> 
                 // and the endpoints.
                 let xs: Vec<&DpdkQueue<'_>> = extra.iter().collect();
                 let stack = make_stack_on(&a.dpdk, &q, &xs, cfg, &clock, 0, 1)?;
-                let app = LoadgenApp::new(lcfg.clone(), clock.clone());
+                let app = app_for(&lcfg);
                 let mut ports = vec![q];
                 ports.extend(extra);
                 let mut w = Worker::new(stack, ports, app);
@@ -1722,9 +1777,10 @@ pub(crate) fn loadgen(mut a: LoadgenArgs, m: Option<&ArgMatches>) -> Result<()> 
                 Ok(LoadgenRun::One(Box::new(done)))
             }
             Some(path) => {
+                pin_capture_worker(&a.dpdk, "loadgen");
                 let tap = PcapTap::new(q, pcap_writer(path)?, clock.clone());
                 let stack = make_stack(&a.dpdk, &tap, cfg, &clock, 0, 1);
-                let app = LoadgenApp::new(lcfg.clone(), clock.clone());
+                let app = app_for(&lcfg);
                 let mut w = Worker::new(stack, vec![tap], app);
                 let done = run::loadgen_one(&mut w, &clock, stop, &live, a.interval, &linfo);
                 print_port_stats(&w.ports[0].stats());
@@ -2056,6 +2112,35 @@ mod tests {
             [4, 3, 3]
         );
         assert_eq!((0..2).map(|k| share(1, k, 2)).sum::<u64>(), 1);
+    }
+
+    #[test]
+    fn runtime_dir_goes_with_its_telemetry_socket_only() {
+        let base = std::env::temp_dir().join(format!("mptfo-rundir-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        // Only the telemetry socket left: both go, and the empty base.
+        let dir = base.join("p1");
+        std::fs::create_dir_all(&dir).unwrap();
+        let sock = std::os::unix::net::UnixListener::bind(dir.join("dpdk_telemetry.v2")).unwrap();
+        remove_runtime_dir_in(&base, "p1");
+        assert!(!dir.exists());
+        assert!(!base.exists());
+        drop(sock);
+        // Anything else in it (another process's files): left alone.
+        std::fs::create_dir_all(&dir).unwrap();
+        let sock = std::os::unix::net::UnixListener::bind(dir.join("dpdk_telemetry.v2")).unwrap();
+        std::fs::write(dir.join("config"), b"x").unwrap();
+        remove_runtime_dir_in(&base, "p1");
+        assert!(dir.join("dpdk_telemetry.v2").exists());
+        assert!(dir.join("config").exists());
+        drop(sock);
+        // A regular file of that name is not a socket EAL left: kept.
+        std::fs::remove_file(dir.join("config")).unwrap();
+        std::fs::remove_file(dir.join("dpdk_telemetry.v2")).unwrap();
+        std::fs::write(dir.join("dpdk_telemetry.v2"), b"x").unwrap();
+        remove_runtime_dir_in(&base, "p1");
+        assert!(dir.join("dpdk_telemetry.v2").exists());
+        std::fs::remove_dir_all(&base).unwrap();
     }
 
     #[test]

@@ -3,9 +3,12 @@
 //! load-generator loop of `mptfo loadgen`.
 //!
 //! The loop reads the monotonic clock once per iteration and polls the
-//! worker (receive, events, timers, transmit); it busy-polls, like any
-//! poll-mode driver, unless an idle sleep is set, in which case an
-//! iteration that received nothing and has no timer due sleeps that long.
+//! worker (receive, events, timers, transmit) at that time; the checks
+//! that follow (duration, drain, progress) use the same reading, since a
+//! clock read costs about as much as an empty poll of a DPDK queue. It
+//! busy-polls, like any poll-mode driver, unless an idle sleep is set, in
+//! which case an iteration that received nothing and has no timer due
+//! reads the clock once more and sleeps that long.
 //! It stops on a flag (set by SIGINT/SIGTERM), on a duration, or — for the
 //! load generator — once the load is done and the connections drained.
 //!
@@ -75,16 +78,17 @@ pub struct LiveStats {
 }
 
 /// One iteration: poll at the clock's time, then maybe sleep (not when a
-/// timer, or the application's `app_due` time, has come).
+/// timer, or the application's `app_due` time, has come). Returns the time
+/// the poll ran at.
 fn step<P: Port, A: mptfo_engine::worker::App<P>>(
     w: &mut Worker<P, A>,
     clock: &Clock,
     idle: Option<Duration>,
     st: &mut LiveStats,
     app_due: Option<u64>,
-) {
-    let now = clock.now();
-    let rx = w.poll(Instant(now));
+) -> u64 {
+    let polled_at = clock.now();
+    let rx = w.poll(Instant(polled_at));
     st.polls += 1;
     st.frames += rx as u64;
     if let Some(d) = idle {
@@ -100,6 +104,7 @@ fn step<P: Port, A: mptfo_engine::worker::App<P>>(
             std::thread::sleep(d);
         }
     }
+    polled_at
 }
 
 /// How often a worker of a multi-core load generator publishes its counts
@@ -289,12 +294,12 @@ pub fn serve<P: Port>(
         .duration
         .map(|d| clock.now().saturating_add(d.as_nanos() as u64));
     loop {
-        step(w, clock, cfg.idle_sleep, &mut st, None);
+        let now = step(w, clock, cfg.idle_sleep, &mut st, None);
         if stop.load(Ordering::Relaxed) {
             st.interrupted = true;
             break;
         }
-        if end.is_some_and(|e| clock.now() >= e) {
+        if end.is_some_and(|e| now >= e) {
             st.duration_reached = true;
             break;
         }
@@ -385,10 +390,12 @@ pub fn loadgen_shared<P: Port>(
     let mut load_end: Option<u64> = None;
     let mut stopped_at_signals = 0usize;
     let mut next_publish = start;
+    let mut now = start;
     loop {
-        let app_due = w.app.next_start(clock.now());
-        step(w, clock, cfg.idle_sleep, &mut st, app_due);
-        let now = clock.now();
+        // Only an idle sleep needs the next open-loop start (as of the
+        // last iteration's time: a start it makes due is due still).
+        let app_due = cfg.idle_sleep.and_then(|_| w.app.next_start(now));
+        now = step(w, clock, cfg.idle_sleep, &mut st, app_due);
         match &mut progress {
             Progress::Lines(t) if t.due(now) => {
                 let c = w.stack.counters();
@@ -445,8 +452,8 @@ pub fn loadgen_shared<P: Port>(
         w.app.stop();
         let mut extra = LiveStats::default();
         while !b.all_done() {
-            step(w, clock, cfg.idle_sleep, &mut extra, None);
-            if hard_end.is_some_and(|e| clock.now() >= e)
+            let now = step(w, clock, cfg.idle_sleep, &mut extra, None);
+            if hard_end.is_some_and(|e| now >= e)
                 || (stop.load(Ordering::Relaxed)
                     && crate::sys::signals_received() > stopped_at_signals)
             {

@@ -67,10 +67,17 @@ const BUFFER_MARGIN: usize = 16;
 /// worker's per-iteration buffer cache makes the stacks drop frames.
 const CONNECTS_PER_POLL: usize = 64;
 
-/// Ports of its hash class a sharded load generator tries per `connect`
-/// before it counts the ports as exhausted (about `n_cores` times as many
-/// ports are looked at).
+/// Ports of its hash class a load generator that picks its own source
+/// ports tries per `connect` before it counts the ports as exhausted
+/// (about `n_cores` times as many ports are looked at).
 const SHARD_PORT_TRIES: usize = 64;
+
+/// Ports tried per `connect` while the last search found none: the search
+/// starts again at the port it failed on, the oldest of the range (ports
+/// are taken in order and leave TIME_WAIT in about that order), so that a
+/// generator at the port limit pays a few table lookups per loop
+/// iteration, not a walk over the whole range.
+const PORT_RETRY_TRIES: usize = 4;
 
 /// An open-loop start that happens more than this long (1 ms) after its
 /// intended time is counted as late.
@@ -89,6 +96,8 @@ struct Shard {
     n_cores: usize,
     /// Where the next source-port search starts.
     next_port: u16,
+    /// The last search found every port it tried in use.
+    exhausted: bool,
 }
 
 /// The fixed schedule of an open loop: start `k` (from 0) is due at
@@ -222,8 +231,10 @@ pub struct LoadgenStats {
     pub incomplete: u64,
     /// Replies longer than expected.
     pub overlong: u64,
-    /// `connect` calls refused for lack of a free local port (retried once
-    /// time moves, as TIME_WAIT ends).
+    /// Times a `connect` was refused for lack of a free local port (or
+    /// of a packet buffer) and the generator had to wait: it retries once
+    /// time moves, as TIME_WAIT ends, and a run of refused retries up to
+    /// the `connect` that succeeds counts once.
     pub port_exhausted: u64,
     /// `connect`/`send` calls refused for another reason.
     pub call_errors: u64,
@@ -351,6 +362,9 @@ pub struct LoadgenApp {
     /// Time a `connect` last failed for lack of a port: no new attempt
     /// until the clock moves past it.
     blocked_at: Option<u64>,
+    /// The last `connect` was refused for lack of a port or buffer (the
+    /// wait is counted once, in `stats.port_exhausted`).
+    waiting_for_port: bool,
     stopped: bool,
     /// Slots were left empty for lack of cached buffers or of this
     /// iteration's connect quota: poll again without waiting for time.
@@ -388,6 +402,7 @@ impl LoadgenApp {
             first_start: None,
             last_done: None,
             blocked_at: None,
+            waiting_for_port: false,
             stopped: false,
             deferred: false,
             opened_this_poll: 0,
@@ -402,9 +417,13 @@ impl LoadgenApp {
     /// flow on core `core` of `n_cores` (`mptfo_engine::shard::core_of`,
     /// the software steering's choice): with several workers sharing a
     /// port, the replies come back to the worker that opened the
-    /// connection. With `n_cores <= 1` nothing changes.
+    /// connection. With `n_cores == 1` every port qualifies; the generator
+    /// still picks the ports itself, so that a search at the port limit
+    /// is bounded ([`SHARD_PORT_TRIES`], then [`PORT_RETRY_TRIES`]) where
+    /// the stack's own choice would walk the whole ephemeral range. With
+    /// `n_cores == 0` or `core >= n_cores` nothing changes.
     pub fn with_shard(mut self, local: IpAddr, core: usize, n_cores: usize) -> LoadgenApp {
-        if n_cores > 1 && core < n_cores {
+        if core < n_cores {
             // Each core starts its search at its own spot of the range.
             let span = u32::from(*EPHEMERAL.end() - *EPHEMERAL.start()) + 1;
             let off = (span * core as u32 / n_cores as u32) as u16;
@@ -413,6 +432,7 @@ impl LoadgenApp {
                 core,
                 n_cores,
                 next_port: *EPHEMERAL.start() + off,
+                exhausted: false,
             });
         }
         self
@@ -613,14 +633,22 @@ impl LoadgenApp {
             None => result = stack.connect(self.cfg.server, &self.request[..with_syn], opts),
             Some(sh) => {
                 // The next port of this core's hash class; one still in use
-                // (open, or in TIME_WAIT) is skipped.
-                for _ in 0..SHARD_PORT_TRIES {
+                // (open, or in TIME_WAIT) is skipped. The search moves on
+                // only past a port it took: when every port tried is in
+                // use, the next search starts at the same, oldest, one.
+                let tries = if sh.exhausted {
+                    PORT_RETRY_TRIES
+                } else {
+                    SHARD_PORT_TRIES
+                };
+                let mut from = sh.next_port;
+                for _ in 0..tries {
                     let Some(p) =
-                        port_for_core(sh.local, self.cfg.server, sh.core, sh.n_cores, sh.next_port)
+                        port_for_core(sh.local, self.cfg.server, sh.core, sh.n_cores, from)
                     else {
                         break;
                     };
-                    sh.next_port = if p >= *EPHEMERAL.end() {
+                    from = if p >= *EPHEMERAL.end() {
                         *EPHEMERAL.start()
                     } else {
                         p + 1
@@ -629,13 +657,16 @@ impl LoadgenApp {
                     opts.local_port = Some(p);
                     result = stack.connect(self.cfg.server, &self.request[..with_syn], opts);
                     if !matches!(result, Err(StackError::NoFreePort)) {
+                        sh.next_port = from;
                         break;
                     }
                 }
+                sh.exhausted = matches!(result, Err(StackError::NoFreePort));
             }
         }
         match result {
             Ok(conn) => {
+                self.waiting_for_port = false;
                 self.opened_this_poll += 1;
                 self.first_start.get_or_insert(now);
                 self.stats.started += 1;
@@ -665,7 +696,10 @@ impl LoadgenApp {
                 true
             }
             Err(StackError::NoFreePort) | Err(StackError::NoBuffer) => {
-                self.stats.port_exhausted += 1;
+                if !self.waiting_for_port {
+                    self.waiting_for_port = true;
+                    self.stats.port_exhausted += 1;
+                }
                 self.blocked_at = Some(now);
                 false
             }
@@ -819,6 +853,89 @@ mod tests {
         assert_eq!(s.due_before(0), 0);
         let s = Schedule::new(1000.0, 5_000);
         assert_eq!(s.due_before(5_000 + 200_000_000), 200);
+    }
+
+    #[test]
+    fn a_search_at_the_port_limit_is_bounded_and_resumes_at_the_oldest_port() {
+        use mptfo_engine::config::StackConfig;
+        use mptfo_engine::stack::Interface;
+        use mptfo_nic::{LinkConfig, MemLink};
+
+        let link = LinkConfig::default();
+        let clock = Clock::new_virtual();
+        let (mut port, _peer) = MemLink::pair_with_clock(link, 7, clock.clone());
+        let local: IpAddr = "10.0.0.1".parse().unwrap();
+        let server: SocketAddr = "10.0.0.2:80".parse().unwrap();
+        let iface = Interface {
+            mac: [2, 0, 0, 0, 0, 1],
+            addrs: vec![local],
+            default_peer_mac: [2, 0, 0, 0, 0, 2],
+            checksum: link.checksum,
+        };
+        let mut stack = Stack::new(StackConfig::default(), vec![iface], 0, 1, 1, Instant(0));
+        // The first 100 ports of the range are in use: more than one
+        // search looks at.
+        let first = *EPHEMERAL.start();
+        let mut held = Vec::new();
+        for p in first..first + 100 {
+            stack.refill(64, || port.alloc());
+            let opts = ConnectOptions {
+                mptcp: false,
+                tfo: false,
+                local_addr: Some(local),
+                local_port: Some(p),
+                ..ConnectOptions::default()
+            };
+            held.push(stack.connect(server, &[], opts).expect("a free port"));
+        }
+        let cfg = LoadgenConfig {
+            server,
+            concurrency: 2,
+            request_bytes: 8,
+            response_bytes: 8,
+            tfo: false,
+            mptcp: false,
+            transactions: None,
+            duration: None,
+            rate: None,
+            requests_per_connection: 1,
+        };
+        let mut app = LoadgenApp::new(cfg, clock).with_shard(local, 0, 1);
+        stack.refill(64, || port.alloc());
+        app.start_transactions(&mut stack, 1);
+        assert_eq!(app.stats.connections, 0);
+        assert_eq!(app.stats.port_exhausted, 1);
+        assert!(app.blocked());
+        // Later tries are refused too, and the wait counts once; every
+        // search starts at the oldest port.
+        for t in 2..10 {
+            app.start_transactions(&mut stack, t);
+        }
+        assert_eq!((app.stats.connections, app.stats.port_exhausted), (0, 1));
+        let sh = app.shard.expect("a shard of one core");
+        assert!(sh.exhausted);
+        assert_eq!(sh.next_port, first);
+        // The oldest port comes free: a retry takes it; the second slot's
+        // search (64 ports on) finds none and waits again.
+        stack.abort(held[0]).expect("open");
+        stack.refill(64, || port.alloc());
+        app.start_transactions(&mut stack, 10);
+        assert_eq!((app.stats.connections, app.stats.port_exhausted), (1, 2));
+        let sh = app.shard.expect("a shard of one core");
+        assert!(sh.exhausted);
+        assert_eq!(sh.next_port, first + 1);
+        // A port 50 on comes free: a retry looks at 4 ports only.
+        stack.abort(held[50]).expect("open");
+        app.start_transactions(&mut stack, 11);
+        assert_eq!((app.stats.connections, app.stats.port_exhausted), (1, 2));
+        // The next oldest comes free: taken, and the search goes on after it.
+        stack.abort(held[1]).expect("open");
+        app.start_transactions(&mut stack, 12);
+        assert_eq!((app.stats.connections, app.stats.port_exhausted), (2, 2));
+        assert!(!app.blocked());
+        let sh = app.shard.expect("a shard of one core");
+        assert!(!sh.exhausted);
+        assert_eq!(sh.next_port, first + 2);
     }
 
     #[test]

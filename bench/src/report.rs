@@ -318,8 +318,8 @@ pub struct RunInfo {
     pub frames: u64,
     /// Worker loop iterations.
     pub polls: u64,
-    /// Connection attempts refused for lack of a free port (all in
-    /// TIME_WAIT); retried when time moved.
+    /// Connects that had to wait for a free source port (all in
+    /// TIME_WAIT), each counted once however often it was retried.
     pub port_exhausted: u64,
     /// The drain limit ended the run with connections open.
     pub drain_timed_out: bool,

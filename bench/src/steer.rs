@@ -582,6 +582,13 @@ where
 
     fn rx_burst(&mut self, out: &mut Vec<P::Buf>, max: usize) -> usize {
         let start = out.len();
+        let n = self.shared.cores();
+        if n <= 1 {
+            // A lone worker: no inbox to look at, nothing to classify.
+            let got = self.inner.rx_burst(out, max);
+            self.stats.received += got as u64;
+            return got;
+        }
         let inbox = &self.shared.inboxes[self.core];
         while out.len() - start < max {
             match inbox.pop() {
@@ -592,12 +599,6 @@ where
         self.stats.steered_in += (out.len() - start) as u64;
         let room = max - (out.len() - start);
         if room == 0 {
-            return out.len() - start;
-        }
-        let n = self.shared.cores();
-        if n <= 1 {
-            let got = self.inner.rx_burst(out, room);
-            self.stats.received += got as u64;
             return out.len() - start;
         }
         self.scratch.clear();
