@@ -27,12 +27,14 @@
 //! worker sends each frame on its interface's port); `--signal ADDR` /
 //! `--subflow ADDR` / `--pm-limits N,M` (or the file's `[mptcp]`
 //! endpoints and limits) set the path manager's endpoints and limits like
-//! `ip mptcp endpoint add` / `ip mptcp limits set`. With several serve
-//! workers every further port gets as many queue pairs as the first, each
-//! worker polls its own pair of every port, and every port has its own
-//! steering step. MP_JOIN SYNs are steered by token to the core that owns
-//! the connection (`mptfo_bench::steer`), and the join's later segments
-//! follow them.
+//! `ip mptcp endpoint add` / `ip mptcp limits set`. With several workers
+//! (serve or loadgen) every further port gets as many queue pairs as the
+//! first, each worker polls its own pair of every port, and every port has
+//! its own steering step. MP_JOIN SYNs a peer sends are steered by token
+//! to the core that owns the connection (`mptfo_bench::steer`), and the
+//! join's later segments follow them; the joins a loadgen worker opens
+//! (`--subflow`) leave from source ports whose flows hash to its own core,
+//! so their replies are steered back to it like the first subflow's.
 //!
 //! Settings: flags, or `--config FILE` with `--set PATH=VALUE` overrides;
 //! a flag given on the command line beats `--set`, which beats the file,
@@ -950,6 +952,16 @@ fn port_stats_line(s: &PortStats) -> String {
     )
 }
 
+/// Adds `s`'s figures to `t`.
+fn add_port_stats(t: &mut PortStats, s: &PortStats) {
+    t.rx_packets += s.rx_packets;
+    t.rx_bytes += s.rx_bytes;
+    t.rx_dropped += s.rx_dropped;
+    t.tx_packets += s.tx_packets;
+    t.tx_bytes += s.tx_bytes;
+    t.tx_dropped += s.tx_dropped;
+}
+
 fn hex(b: &[u8]) -> String {
     b.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -1659,8 +1671,8 @@ pub(crate) fn loadgen(mut a: LoadgenArgs, m: Option<&ArgMatches>) -> Result<()> 
         bail!("duration and transaction count must be positive");
     }
     check_pm(&a.dpdk)?;
-    if !a.dpdk.extra_ports.is_empty() && (a.dpdk.cores.is_some() || a.dpdk.pcap.is_some()) {
-        bail!("--extra-port works with one worker (no --cores) and no --pcap");
+    if !a.dpdk.extra_ports.is_empty() && a.dpdk.pcap.is_some() {
+        bail!("--extra-port works without --pcap (the capture covers one port)");
     }
     let n_workers = a.dpdk.workers();
     if n_workers > 1 && a.dpdk.pcap.is_some() {
@@ -1742,8 +1754,10 @@ pub(crate) fn loadgen(mut a: LoadgenArgs, m: Option<&ArgMatches>) -> Result<()> 
             }
         );
         if queues.len() > 1 || (a.dpdk.cores.is_some() && a.dpdk.pcap.is_none()) {
-            return loadgen_workers(eal, queues, &a, cfg, &lcfg, &clock, stop, &live, &linfo)
-                .map(|(outs, intervals)| LoadgenRun::Cores(outs, intervals));
+            return loadgen_workers(
+                eal, queues, extra, &a, cfg, &lcfg, &clock, stop, &live, &linfo,
+            )
+            .map(|(outs, intervals)| LoadgenRun::Cores(outs, intervals));
         }
         // The source address the stack would choose (the first of the
         // target's family on the first port); the generator then picks the
@@ -1842,8 +1856,11 @@ struct LoadgenOutcome {
     hists: mptfo_bench::LatencyHists,
     /// First SYN and last reply, on the run's clock.
     span: (Option<u64>, Option<u64>),
-    port: PortStats,
+    /// Its queue's figures on every port (the first, then the further
+    /// ones in `--extra-port` order).
+    ports: Vec<PortStats>,
     counters: Counters,
+    /// The steering figures of all its ports.
     steer: SteerStats,
 }
 
@@ -1855,13 +1872,18 @@ fn share(total: u64, k: usize, n: usize) -> u64 {
 }
 
 /// Runs one pinned loadgen worker per queue, each with its own stack (core
-/// `k` of `n`) behind the software steering step and its share of the
-/// connections and transactions; each opens its connections from source
-/// ports whose flows hash to its own core (`shard::port_for_core`).
+/// `k` of `n`) over its queue pair of every port (the first and the
+/// further ones, each port behind its own software steering step) and its
+/// share of the connections and transactions; each opens its connections
+/// from source ports whose flows hash to its own core
+/// (`shard::port_for_core`), and the stack picks its joins' source ports
+/// (on whichever port the `--subflow` endpoint is) by the same rule, so
+/// every reply on every path reaches the worker that owns the connection.
 #[allow(clippy::too_many_arguments)]
 fn loadgen_workers<'a>(
     eal: &Eal,
     queues: Vec<DpdkQueue<'a>>,
+    extra: Vec<DpdkQueue<'a>>,
     a: &LoadgenArgs,
     cfg: StackConfig,
     lcfg: &LoadgenConfig,
@@ -1880,7 +1902,12 @@ fn loadgen_workers<'a>(
         .map(|p| p.addr)
         .find(|ip| ip.is_ipv4() == target.is_ipv4())
         .ok_or_else(|| anyhow!("no --ip of the family of {target}"))?;
-    let steering = Steering::new(n, INBOX_CAPACITY);
+    let workers = worker_ports(queues, extra);
+    let n_ports = workers.first().map_or(1, Vec::len);
+    // One steering step per port.
+    let steering: Vec<Steering<_>> = (0..n_ports)
+        .map(|_| Steering::new(n, INBOX_CAPACITY))
+        .collect();
     let failed = AtomicBool::new(false);
     let barrier = run::DoneBarrier::new(n);
     // Each worker's cumulative counts, for the progress lines.
@@ -1888,7 +1915,7 @@ fn loadgen_workers<'a>(
     let mut ticker = run::IntervalTicker::new(a.interval, clock.now(), true);
     std::thread::scope(|s| {
         let mut handles = Vec::new();
-        for (k, q) in queues.into_iter().enumerate() {
+        for (k, qs) in workers.into_iter().enumerate() {
             let cpu = cpus.get(k).copied().unwrap_or(k);
             let (steering, failed, barrier) = (&steering, &failed, &barrier);
             let slot = &slots[k];
@@ -1902,11 +1929,19 @@ fn loadgen_workers<'a>(
                 .spawn_scoped(s, move || -> Result<LoadgenOutcome> {
                     let r = (|| {
                         let (_lcore, pinned) = enter_worker(eal, "loadgen", k, cpu)?;
-                        let port = SteeredPort::new(q, k, steering);
-                        let stack = make_stack(&a.dpdk, &port, cfg, &clock, k as u32, n as u32);
+                        let ports: Vec<SteeredPort<'_, DpdkQueue<'_>>> = qs
+                            .into_iter()
+                            .zip(steering)
+                            .map(|(q, st)| SteeredPort::new(q, k, st))
+                            .collect();
+                        let further: Vec<&SteeredPort<'_, DpdkQueue<'_>>> =
+                            ports[1..].iter().collect();
+                        let stack = make_stack_on(
+                            &a.dpdk, &ports[0], &further, cfg, &clock, k as u32, n as u32,
+                        )?;
                         let idle = my.transactions == Some(0);
                         let app = LoadgenApp::new(my, clock.clone()).with_shard(local, k, n);
-                        let mut w = Worker::new(stack, vec![port], app);
+                        let mut w = Worker::new(stack, ports, app);
                         if idle {
                             w.app.stop();
                         }
@@ -1920,6 +1955,10 @@ fn loadgen_workers<'a>(
                         );
                         let counters = w.stack.counters();
                         let report = run::loadgen_report(&w, &st, &counters, linfo);
+                        let mut steer = SteerStats::default();
+                        for p in &w.ports {
+                            steer.add(&p.steer_stats());
+                        }
                         Ok(LoadgenOutcome {
                             cpu,
                             pinned,
@@ -1927,9 +1966,9 @@ fn loadgen_workers<'a>(
                             stats: w.app.stats,
                             hists: w.app.hists.clone(),
                             span: (w.app.first_start(), w.app.last_done()),
-                            port: w.ports[0].stats(),
+                            ports: w.ports.iter().map(Port::stats).collect(),
                             counters,
-                            steer: w.ports[0].stats,
+                            steer,
                         })
                     })();
                     if r.is_err() {
@@ -1984,8 +2023,10 @@ fn loadgen_workers<'a>(
     })
 }
 
-/// Prints each core's line, the steering figures, the totals (the line
-/// the tests read: `loadgen: total: ...`) and the merged report (latency
+/// Prints each core's line, the steering figures, each port's figures
+/// (summed over the cores' queues; a `port K: ...` line each when there
+/// are further ports, then their sum), the totals (the line the tests
+/// read: `loadgen: total: ...`) and the merged report (latency
 /// histograms of all cores merged, the progress lines in it), writes the
 /// merged report as JSON (with `mptcp_transactions`, `steering` and each
 /// core's own report under `per_core`), and fails like the one-worker run
@@ -1997,7 +2038,8 @@ fn finish_loadgen_workers(
 ) -> Result<()> {
     let mut total = mptfo_bench::LoadgenStats::default();
     let mut steer = SteerStats::default();
-    let mut port = PortStats::default();
+    // Each port's figures, summed over the workers' queues.
+    let mut ports: Vec<PortStats> = Vec::new();
     for (k, o) in outs.iter().enumerate() {
         println!(
             "loadgen: core {k} (cpu {}{}): {} transactions completed of {} started, {} errors",
@@ -2010,14 +2052,21 @@ fn finish_loadgen_workers(
         println!("loadgen: core {k} steering: {}", o.steer.line());
         total.add(&o.stats);
         steer.add(&o.steer);
-        port.rx_packets += o.port.rx_packets;
-        port.rx_bytes += o.port.rx_bytes;
-        port.rx_dropped += o.port.rx_dropped;
-        port.tx_packets += o.port.tx_packets;
-        port.tx_bytes += o.port.tx_bytes;
-        port.tx_dropped += o.port.tx_dropped;
+        if ports.len() < o.ports.len() {
+            ports.resize(o.ports.len(), PortStats::default());
+        }
+        for (t, s) in ports.iter_mut().zip(&o.ports) {
+            add_port_stats(t, s);
+        }
     }
     println!("loadgen: steering: {}", steer.line());
+    let mut port = PortStats::default();
+    for (k, s) in ports.iter().enumerate() {
+        if ports.len() > 1 {
+            println!("port {k}: {}", port_stats_line(s));
+        }
+        add_port_stats(&mut port, s);
+    }
     print_port_stats(&port);
     println!(
         "loadgen: total: {} transactions completed of {} started on {} cores, {} errors, {} incomplete, {} overlong, {} mptcp",

@@ -2267,3 +2267,150 @@ fn two_core_mptfo_loadgen_subflow_joins_linux_server() {
     lab.procs[srv].wait_success(Duration::from_secs(20));
     eprintln!("PASSED: mptfo loadgen on two cores joins a Linux server: {joins} joins, each SYN/ACK back on its core");
 }
+
+/// Connections of [`two_core_mptfo_loadgen_joins_over_second_port`], all
+/// in flight at once (4 per worker).
+const SECOND_PORT_CONNS: u64 = 8;
+
+/// Requests per connection there: the connections outlive their joins'
+/// handshakes, and later requests are answered over both paths.
+const SECOND_PORT_REQUESTS: u64 = 6;
+
+/// `mptfo loadgen --cores A,B` on two DPDK ports (two af_packet queue
+/// pairs on each, the second with `--extra-port`) with a `subflow`
+/// endpoint on the second port's address, against the Linux TFO MPTCP
+/// server, whose namespace has both paths: each worker polls its queue
+/// pair of both ports (each port with its own steering step), and opens
+/// its joins over the second path from source ports whose flows hash to
+/// its own core. Every transaction completes and stays MPTCP, most
+/// connections join, every join is answered and completes, the server
+/// finds every join's token (no MPJoinNoTokenFound), no frame is lost in
+/// a hand-over, and the replies flow over both paths (the ports'
+/// counters). Each reply (100 kB) is well under the receive window
+/// (256 KiB): the engine's connection-level window shrinks by what it
+/// holds out of order, and a reply larger than the window can close it
+/// with the hole on the other subflow.
+#[test]
+fn two_core_mptfo_loadgen_joins_over_second_port() {
+    let Some(cores) = two_cpus() else { return };
+    let Some((_serial, mut lab)) = start(Lab::builder("hj", 40).names("mfh").qpairs(2)) else {
+        return;
+    };
+    let (if_m2, ip_m2, ip_k2) = add_second_path(&lab, 41);
+    let if_k2 = format!("{}2", lab.if_k);
+    // The joins go to the server's first address over the second path:
+    // the engine's neighbour entry for that address is MAC_K, so the
+    // kernel's second interface wears it too (as in
+    // `mptfo_loadgen_subflow_endpoint_joins_linux_server`).
+    lab.in_ns(&lab.ns_k, &["ip", "link", "set", &if_k2, "address", MAC_K]);
+    const CONNS: u64 = SECOND_PORT_CONNS;
+    const N: u64 = CONNS * SECOND_PORT_REQUESTS;
+    const RESPONSE: u64 = 100_000;
+    let (conns, n) = (CONNS.to_string(), N.to_string());
+    let (requests, response) = (SECOND_PORT_REQUESTS.to_string(), RESPONSE.to_string());
+    let listen = lab.listen_k();
+    // The TFO listener (queue 64, answers held for the client's key).
+    let srv = lab.start_kernel_server(
+        &listen,
+        &["--response-bytes", &response, "--connections", &conns],
+    );
+    let n0 = lab.nstat_k();
+    let eal = format!("{} --vdev={}", lab.eal(), lab.vdev(1, &if_m2));
+    let extra = format!("net_af_packet1={ip_m2}/24");
+    let n2 = format!("{ip_k2}={MAC_K}");
+    let json = lab.dir.join("loadgen.json");
+    let json_s = json.to_string_lossy().into_owned();
+    let lg = lab.spawn_mptfo(
+        "loadgen",
+        &eal,
+        &[
+            "--cores",
+            &cores,
+            "--port",
+            "net_af_packet0",
+            "--extra-port",
+            &extra,
+            "--subflow",
+            &ip_m2,
+            "--neighbor",
+            &n2,
+            "--target",
+            &listen,
+            "--connections",
+            &conns,
+            "--transactions",
+            &n,
+            "--requests-per-connection",
+            &requests,
+            "--request-bytes",
+            "64",
+            "--response-bytes",
+            &response,
+            "--tfo",
+            "on",
+            "--mptcp",
+            "on",
+            "--time-limit",
+            "30s",
+            "--json",
+            &json_s,
+        ],
+    );
+    let out = lab.procs[lg].wait_success(Duration::from_secs(45));
+    eprintln!("{out}");
+    let n1 = lab.nstat_k();
+    print_risen("server namespace nstat (MPTCP)", &n0, &n1, MPTCP_ONLY);
+    assert!(
+        out.contains(&format!(
+            "loadgen: total: {N} transactions completed of {N} started on 2 cores, 0 errors, 0 incomplete, 0 overlong, {N} mptcp"
+        )),
+        "{out}"
+    );
+    let v = read_json(&json);
+    let per_core = v["per_core"].as_array().expect("per-core reports");
+    assert_eq!(per_core.len(), 2, "{v}");
+    for r in per_core {
+        assert!(
+            r["transactions"].as_u64().unwrap_or(0) > 0,
+            "both cores ran: {r}"
+        );
+    }
+    assert_eq!(v["steering"]["dropped"], 0, "{}", v["steering"]);
+
+    // Joins: most connections, each answered on the worker that sent it.
+    let joins = counter(&out, "MPTcpExtMPJoinSynTx");
+    assert!(
+        joins * 4 >= CONNS * 3,
+        "at least 3 of 4 connections joined: {joins} of {CONNS}: {out}"
+    );
+    assert_eq!(
+        counter(&out, "MPTcpExtMPJoinSynAckRx"),
+        joins,
+        "each SYN/ACK reached the worker that sent the SYN"
+    );
+    assert_eq!(
+        get(&n1, "MPTcpExtMPJoinSynRx"),
+        joins,
+        "the server saw each"
+    );
+    assert_eq!(get(&n1, "MPTcpExtMPJoinAckRx"), joins, "each completed");
+    assert_eq!(get(&n1, "MPTcpExtMPJoinNoTokenFound"), 0);
+    assert_eq!(get(&n1, "MPTcpExtMPJoinSynAckHMacFailure"), 0);
+    assert_eq!(get(&n1, "MPTcpExtMPJoinAckHMacFailure"), 0);
+    assert_eq!(fallback_counters(&n1), vec![], "no MPTCP fallback");
+    lab.procs[srv].wait_success(Duration::from_secs(20));
+
+    // Both paths carried the replies (summed over the workers' queues).
+    let (p0, p1) = (port_bytes(&out, 0), port_bytes(&out, 1));
+    eprintln!("bytes (rx, tx): port 0 {p0:?}, port 1 {p1:?}");
+    assert!(
+        p0.0 + p1.0 >= N * RESPONSE,
+        "every reply arrived: {p0:?} {p1:?}"
+    );
+    assert!(p0.0 > 100_000, "reply data on path 1: {p0:?}");
+    assert!(p1.0 > 100_000, "reply data on path 2: {p1:?}");
+    eprintln!(
+        "PASSED: mptfo loadgen on two cores and two ports joins a Linux server over the second path: {joins} joins of {CONNS} connections, bytes rx path 1 {} path 2 {}",
+        p0.0, p1.0
+    );
+}
