@@ -101,9 +101,9 @@ pub(crate) fn lab(args: LabArgs) -> Result<()> {
         Action::Check(c) => {
             let lab = load(&c)?;
             mptfo_deploy::prereq::check(&lab, &lab.scenarios.iter().collect::<Vec<_>>())?;
-            let points: usize = lab.scenarios.iter().map(|s| s.run.tfo.len()).sum();
+            let points: usize = lab.scenarios.iter().map(|s| s.points().len()).sum();
             println!(
-                "lab {}: {} hosts, {} links, {} endpoints, {} scenarios ({points} with the TFO matrix), {} ratios; the machine is ready",
+                "lab {}: {} hosts, {} links, {} endpoints, {} scenarios ({points} matrix points: TFO, MPTCP), {} ratios; the machine is ready",
                 lab.name,
                 lab.hosts.len(),
                 lab.links.len(),

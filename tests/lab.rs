@@ -188,6 +188,16 @@ fn lab_file_errors_name_key_value_and_expectation() {
             "reps = 3\nrepetitions = 4",
             "defaults.repetitions: unknown key",
         ),
+        (
+            "requests_per_connection = 100",
+            "requests_per_connection = 0",
+            "scenario[5].requests_per_connection = 0: expected an integer from 1 (a connection per transaction) to 1000000000",
+        ),
+        (
+            "mptcp = true",
+            r#"mptcp = "maybe""#,
+            r#"defaults.mptcp = "maybe": expected true, false or a list of them, each once"#,
+        ),
     ];
     for (i, (from, to, want)) in cases.iter().enumerate() {
         assert!(base.contains(from), "case {i}: {from}");
@@ -215,7 +225,8 @@ fn lab_file_errors_name_key_value_and_expectation() {
     ]);
     assert!(!o.status.success());
     assert!(
-        String::from_utf8_lossy(&o.stderr).contains("--scenario zz: expected one of a, b, c, d, e"),
+        String::from_utf8_lossy(&o.stderr)
+            .contains("--scenario zz: expected one of a, b, c, d, e, f, g"),
         "{}",
         text(&o)
     );
@@ -329,8 +340,9 @@ fn down_after_a_crash_removes_what_the_state_records() {
     assert!(String::from_utf8_lossy(&o.stdout).contains("nothing to remove"));
 }
 
-/// The whole comparison, once, short: every scenario and TFO setting
-/// produced transactions and a result file, the report exists; then
+/// The whole comparison, once, short: every scenario and matrix point
+/// (TFO, MPTCP) produced transactions and a result file with the settings
+/// asked for, the report exists with its per-second progress plot; then
 /// `down` leaves no namespace, veth, hugepage reservation or process.
 #[test]
 fn versus_kernel_runs_and_comes_down_clean() {
@@ -421,8 +433,20 @@ fn versus_kernel_runs_and_comes_down_clean() {
     assert_eq!(
         names,
         [
-            "a-tfo", "a-notfo", "b-tfo", "b-notfo", "c-tfo", "c-notfo", "d-tfo", "d-notfo",
-            "e-tfo", "e-notfo"
+            "a-tfo",
+            "a-notfo",
+            "b-tfo",
+            "b-notfo",
+            "c-tfo",
+            "c-notfo",
+            "d-tfo",
+            "d-notfo",
+            "e-tfo",
+            "e-notfo",
+            "f-tfo",
+            "f-tfo-tcp",
+            "g-tfo",
+            "g-tfo-tcp"
         ]
     );
     for s in sc {
@@ -439,7 +463,27 @@ fn versus_kernel_runs_and_comes_down_clean() {
         assert!(r["transactions"].as_u64().unwrap() > 0, "{name}");
         let tfo = s["tfo"].as_bool().unwrap();
         assert_eq!(r["config"]["tfo"].as_bool(), Some(tfo), "{name}");
+        let mptcp = s["mptcp"].as_bool().unwrap();
+        assert_eq!(mptcp, !name.ends_with("-tcp"), "{name}");
+        assert_eq!(r["config"]["mptcp"].as_bool(), Some(mptcp), "{name}");
+        let rpc = if name.starts_with('f') || name.starts_with('g') {
+            100
+        } else {
+            1
+        };
+        assert_eq!(
+            r["load"]["requests_per_connection"].as_u64(),
+            Some(rpc),
+            "{name}"
+        );
+        // Live runs report their progress; mptfo bench does not.
+        let intervals = f["intervals"].as_array().unwrap();
+        assert_eq!(intervals.is_empty(), name.starts_with('e'), "{name}: {f}");
     }
+    let md = std::fs::read_to_string(run.join("report.md")).unwrap();
+    assert!(run.join("progress.svg").is_file());
+    assert!(md.contains("](progress."), "{md}");
+    assert!(md.contains("### f-tfo-tcp (TFO on, MPTCP off)"), "{md}");
     let stack = |n: &str| {
         let json = run.join(n).join("1.json");
         let r: serde_json::Value =
@@ -451,7 +495,7 @@ fn versus_kernel_runs_and_comes_down_clean() {
     assert_eq!(stack("c-tfo"), "mptfo");
     assert_eq!(stack("d-tfo"), "kernel");
     let ratios = v["ratios"].as_array().unwrap();
-    assert_eq!(ratios.len(), 3);
+    assert_eq!(ratios.len(), 4);
 }
 
 /// With `hugepages` set, `up` reserves the 2 MiB pages (on top of what

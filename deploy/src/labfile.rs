@@ -42,6 +42,8 @@
 //! request_bytes = 64
 //! response_bytes = 64
 //! tfo = [true, false]         # the matrix: one result per value
+//! mptcp = true                # or [true, false]: MPTCP and plain TCP clients
+//! requests_per_connection = 1 # more: keep-alive, N requests per connection
 //! pcap = false
 //!
 //! [[scenario]]
@@ -397,6 +399,12 @@ pub struct RunSettings {
     pub response_bytes: usize,
     /// TFO values of the matrix.
     pub tfo: Vec<bool>,
+    /// MPTCP values of the matrix: the client offers MPTCP (true) or
+    /// opens plain TCP connections (false).
+    pub mptcp: Vec<bool>,
+    /// Requests per connection: 1 opens a connection per transaction;
+    /// more keeps each connection for that many exchanges.
+    pub requests_per_connection: u64,
     /// Capture a pcap per scenario (first repetition).
     pub pcap: bool,
 }
@@ -411,6 +419,8 @@ impl Default for RunSettings {
             request_bytes: 64,
             response_bytes: 64,
             tfo: vec![true, false],
+            mptcp: vec![true],
+            requests_per_connection: 1,
             pcap: false,
         }
     }
@@ -420,7 +430,8 @@ impl Default for RunSettings {
 /// alone), with its settings.
 #[derive(Debug, Clone)]
 pub struct Scenario {
-    /// The scenario's name (results are named `<name>-tfo`/`<name>-notfo`).
+    /// The scenario's name (results are named `<name>-tfo`/`<name>-notfo`,
+    /// with `-tcp` added for the MPTCP-off points: `<name>-tfo-tcp`).
     pub name: String,
     /// A title for the report.
     pub title: String,
@@ -430,6 +441,40 @@ pub struct Scenario {
     pub client: usize,
     /// Settings.
     pub run: RunSettings,
+}
+
+/// One point of a scenario's matrix: a TFO and an MPTCP setting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MatrixPoint {
+    /// TCP Fast Open on the client.
+    pub tfo: bool,
+    /// The client offers MPTCP (false: plain TCP).
+    pub mptcp: bool,
+    /// `<scenario>-tfo` or `<scenario>-notfo`, with `-tcp` added when
+    /// MPTCP is off (`a-tfo-tcp`).
+    pub name: String,
+}
+
+impl Scenario {
+    /// The matrix points, TFO settings outermost, in the lab file's order.
+    pub fn points(&self) -> Vec<MatrixPoint> {
+        let mut out = Vec::new();
+        for &tfo in &self.run.tfo {
+            for &mptcp in &self.run.mptcp {
+                out.push(MatrixPoint {
+                    tfo,
+                    mptcp,
+                    name: format!(
+                        "{}-{}{}",
+                        self.name,
+                        if tfo { "tfo" } else { "notfo" },
+                        if mptcp { "" } else { "-tcp" }
+                    ),
+                });
+            }
+        }
+        out
+    }
 }
 
 /// A ratio the report computes, per TFO setting.
@@ -546,6 +591,29 @@ impl<'a> Obj<'a> {
             None => Ok(None),
             Some(Value::Boolean(b)) => Ok(Some(*b)),
             Some(v) => Err(bad(&self.at(key), v, "true or false")),
+        }
+    }
+
+    /// A matrix of booleans: `true`, `false` or a list of distinct ones.
+    fn bools(&self, key: &str) -> Result<Option<Vec<bool>>> {
+        let what = "true, false or a list of them, each once";
+        match self.get(key) {
+            None => Ok(None),
+            Some(Value::Boolean(b)) => Ok(Some(vec![*b])),
+            Some(v @ Value::Array(a)) => {
+                let mut t = Vec::new();
+                for x in a {
+                    match x {
+                        Value::Boolean(b) if !t.contains(b) => t.push(*b),
+                        _ => return Err(bad(&self.at(key), v, what)),
+                    }
+                }
+                if t.is_empty() {
+                    return Err(bad(&self.at(key), v, what));
+                }
+                Ok(Some(t))
+            }
+            Some(v) => Err(bad(&self.at(key), v, what)),
         }
     }
 
@@ -734,23 +802,24 @@ fn run_settings(o: &Obj<'_>, base: &RunSettings) -> Result<RunSettings> {
     if let Some(n) = o.uint("response_bytes", 1 << 30)? {
         r.response_bytes = n as usize;
     }
-    match o.get("tfo") {
+    if let Some(t) = o.bools("tfo")? {
+        r.tfo = t;
+    }
+    if let Some(m) = o.bools("mptcp")? {
+        r.mptcp = m;
+    }
+    match o.get("requests_per_connection") {
         None => {}
-        Some(Value::Boolean(b)) => r.tfo = vec![*b],
-        Some(v @ Value::Array(a)) => {
-            let mut t = Vec::new();
-            for x in a {
-                match x {
-                    Value::Boolean(b) if !t.contains(b) => t.push(*b),
-                    _ => return Err(bad(&o.at("tfo"), v, "true, false or a list of them")),
-                }
-            }
-            if t.is_empty() {
-                return Err(bad(&o.at("tfo"), v, "true, false or a list of them"));
-            }
-            r.tfo = t;
+        Some(Value::Integer(n)) if *n >= 1 && *n <= 1_000_000_000 => {
+            r.requests_per_connection = *n as u64;
         }
-        Some(v) => return Err(bad(&o.at("tfo"), v, "true, false or a list of them")),
+        Some(v) => {
+            return Err(bad(
+                &o.at("requests_per_connection"),
+                v,
+                "an integer from 1 (a connection per transaction) to 1000000000",
+            ))
+        }
     }
     if let Some(b) = o.bool("pcap")? {
         r.pcap = b;
@@ -758,8 +827,8 @@ fn run_settings(o: &Obj<'_>, base: &RunSettings) -> Result<RunSettings> {
     Ok(r)
 }
 
-const RUN_KEYS: &str =
-    "reps, duration, connections, rate, request_bytes, response_bytes, tfo, pcap";
+const RUN_KEYS: &str = "reps, duration, connections, rate, request_bytes, response_bytes, \
+     requests_per_connection, tfo, mptcp, pcap";
 
 /// A fixed, locally administered MAC for end `e` of link `i`.
 fn default_mac(i: usize, e: End) -> String {
@@ -1739,7 +1808,7 @@ denominator = "e"
         let e = err(&with("tfo = [true, false]", "tfo = \"yes\""));
         assert_eq!(
             e,
-            r#"defaults.tfo = "yes": expected true, false or a list of them"#
+            r#"defaults.tfo = "yes": expected true, false or a list of them, each once"#
         );
         let e = err(&with("reps = 2", "reps = 2\nrate = 100\nconnections = 3"));
         assert!(
@@ -1757,6 +1826,89 @@ denominator = "e"
     }
 
     #[test]
+    fn keep_alive_and_mptcp_checked() {
+        let e = err(&with("reps = 2", "reps = 2\nrequests_per_connection = 0"));
+        assert_eq!(
+            e,
+            "defaults.requests_per_connection = 0: expected an integer from 1 (a connection per transaction) to 1000000000"
+        );
+        let e = err(&with(
+            "duration = \"500ms\"",
+            "duration = \"500ms\"\nrequests_per_connection = \"10\"",
+        ));
+        assert!(
+            e.starts_with(
+                r#"scenario[1].requests_per_connection = "10": expected an integer from 1"#
+            ),
+            "{e}"
+        );
+        let e = err(&with("reps = 2", "reps = 2\nrequests_per_connection = 2.5"));
+        assert!(
+            e.starts_with("defaults.requests_per_connection = 2.5: expected an integer"),
+            "{e}"
+        );
+        let e = err(&with("reps = 2", "reps = 2\nmptcp = \"off\""));
+        assert_eq!(
+            e,
+            r#"defaults.mptcp = "off": expected true, false or a list of them, each once"#
+        );
+        let e = err(&with("reps = 2", "reps = 2\nmptcp = [true, true]"));
+        assert_eq!(
+            e,
+            "defaults.mptcp = [true, true]: expected true, false or a list of them, each once"
+        );
+        let e = err(&with("reps = 2", "reps = 2\nmptcp = []"));
+        assert!(
+            e.starts_with("defaults.mptcp = []: expected true, false"),
+            "{e}"
+        );
+        let e = err(&with("reps = 2", "reps = 2\nrequests_per_conection = 2"));
+        assert!(
+            e.starts_with("defaults.requests_per_conection: unknown key")
+                && e.contains("requests_per_connection, tfo, mptcp, pcap"),
+            "{e}"
+        );
+
+        // Defaults: one request per connection, MPTCP on; the names of the
+        // matrix points stay <name>-tfo / <name>-notfo.
+        let lab = Lab::parse(BASE, 2).unwrap();
+        let x = &lab.scenarios[0];
+        assert_eq!(
+            (x.run.requests_per_connection, &x.run.mptcp[..]),
+            (1, &[true][..])
+        );
+        let names: Vec<String> = x.points().into_iter().map(|p| p.name).collect();
+        assert_eq!(names, ["x-tfo", "x-notfo"]);
+
+        // A scenario overrides the defaults; MPTCP off adds "-tcp".
+        let lab = Lab::parse(
+            &with(
+                "reps = 2",
+                "reps = 2\nrequests_per_connection = 10\nmptcp = [true, false]",
+            )
+            .replacen(
+                "duration = \"500ms\"",
+                "duration = \"500ms\"\nrequests_per_connection = 3\nmptcp = false\ntfo = true",
+                1,
+            ),
+            2,
+        )
+        .unwrap();
+        let (x, e) = (&lab.scenarios[0], &lab.scenarios[1]);
+        assert_eq!(x.run.requests_per_connection, 10);
+        let points = x.points();
+        let names: Vec<&str> = points.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["x-tfo", "x-tfo-tcp", "x-notfo", "x-notfo-tcp"]);
+        assert_eq!(
+            points.iter().map(|p| (p.tfo, p.mptcp)).collect::<Vec<_>>(),
+            [(true, true), (true, false), (false, true), (false, false)]
+        );
+        assert_eq!(e.run.requests_per_connection, 3);
+        let names: Vec<String> = e.points().into_iter().map(|p| p.name).collect();
+        assert_eq!(names, ["e-tfo-tcp"]);
+    }
+
+    #[test]
     fn toml_syntax_errors_are_reported() {
         let e = err("[lab\nname = 1");
         assert!(e.contains("line 1"), "{e}");
@@ -1769,12 +1921,40 @@ denominator = "e"
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/examples");
         let vk = Lab::load(&dir.join("versus-kernel.toml"), 2).unwrap();
         let names: Vec<&str> = vk.scenarios.iter().map(|s| s.name.as_str()).collect();
-        assert_eq!(names, ["a", "b", "c", "d", "e"]);
-        assert_eq!(vk.ratios.len(), 3);
-        assert!(vk
+        assert_eq!(names, ["a", "b", "c", "d", "e", "f", "g"]);
+        assert_eq!(vk.ratios.len(), 4);
+        assert!(vk.scenarios[..5].iter().all(|s| s.run.tfo == [true, false]
+            && s.run.mptcp == [true]
+            && s.run.requests_per_connection == 1
+            && s.run.reps == 3));
+        let points: Vec<String> = vk
             .scenarios
             .iter()
-            .all(|s| s.run.tfo == [true, false] && s.run.reps == 3));
+            .flat_map(Scenario::points)
+            .map(|p| p.name)
+            .collect();
+        assert_eq!(
+            points,
+            [
+                "a-tfo",
+                "a-notfo",
+                "b-tfo",
+                "b-notfo",
+                "c-tfo",
+                "c-notfo",
+                "d-tfo",
+                "d-notfo",
+                "e-tfo",
+                "e-notfo",
+                "f-tfo",
+                "f-tfo-tcp",
+                "g-tfo",
+                "g-tfo-tcp"
+            ]
+        );
+        assert!(vk.scenarios[5..]
+            .iter()
+            .all(|s| s.run.requests_per_connection == 100));
         let mp = Lab::load(&dir.join("multipath.toml"), 2).unwrap();
         assert!(mp.endpoints.iter().any(|e| e.extra.len() == 1));
         // Not on a machine with one CPU: the server's is CPU 1.

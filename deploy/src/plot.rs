@@ -1,9 +1,13 @@
-//! Bar charts of a lab run, written as SVG and rendered to PNG.
+//! Bar and line charts of a lab run, written as SVG and rendered to PNG.
 //!
-//! A chart has categories along x (scenarios) and one bar per series in
-//! each (TFO on/off, or latency percentiles); a bar is a median, its
+//! A bar chart has categories along x (scenarios) and one bar per series
+//! in each (TFO on/off, or latency percentiles); a bar is a median, its
 //! whisker the min–max range over the repetitions. The y axis is linear
 //! from 0, or logarithmic (latencies). Several charts stack into one image.
+//!
+//! A line chart ([`LineChart`]) draws values over time, one line per
+//! series (e.g. requests/s second by second, one line per scenario), on
+//! linear axes from 0.
 //!
 //! The SVG is written here as text; the PNG is the same SVG rendered by
 //! `resvg` with a font found under the system font folders
@@ -575,6 +579,200 @@ pub fn svg(charts: &[BarChart]) -> String {
     out
 }
 
+/// One line of a [`LineChart`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Line {
+    /// Legend text.
+    pub name: String,
+    /// Stroke colour (`#rrggbb`).
+    pub color: String,
+    /// `(x, y)` points, in the order they are joined.
+    pub points: Vec<(f64, f64)>,
+}
+
+/// Values over time: one line per series, linear axes from 0.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LineChart {
+    /// Title above the chart.
+    pub title: String,
+    /// Label of the x axis, with its unit.
+    pub x_label: String,
+    /// Label of the y axis, with its unit.
+    pub y_label: String,
+    /// Unit of the y values.
+    pub unit: Unit,
+    /// Unit of the x values (seconds: plain numbers).
+    pub x_unit: Unit,
+    /// The lines.
+    pub lines: Vec<Line>,
+    /// A dot on every point (a line of one point is then a dot).
+    pub dots: bool,
+}
+
+/// Ticks of a linear axis from 0 covering `max`: the step and the top.
+fn linear_ticks(max: f64) -> (f64, f64) {
+    let max = if max > 0.0 && max.is_finite() {
+        max
+    } else {
+        1.0
+    };
+    let step = nice_step(max / 5.0);
+    (step, (max / step).ceil() * step)
+}
+
+/// A line chart as one SVG document.
+pub fn line_svg(chart: &LineChart) -> String {
+    const PLOT_W: f64 = 640.0;
+    let finite = |v: &f64| v.is_finite();
+    let xs = chart
+        .lines
+        .iter()
+        .flat_map(|l| l.points.iter().map(|p| p.0));
+    let ys = chart
+        .lines
+        .iter()
+        .flat_map(|l| l.points.iter().map(|p| p.1));
+    let x_max = xs.filter(finite).fold(0.0, f64::max);
+    let y_max = ys.filter(finite).fold(0.0, f64::max) * 1.08;
+    let (x_step, x_hi) = linear_ticks(x_max);
+    let (y_step, y_hi) = linear_ticks(y_max);
+    // Legend entries, wrapped into rows as wide as the plot.
+    let mut rows: Vec<Vec<&Line>> = vec![Vec::new()];
+    let mut row_w = 0.0;
+    for l in &chart.lines {
+        let w = text_w(&l.name, FONT) + 40.0;
+        if row_w + w > PLOT_W && !rows.last().unwrap().is_empty() {
+            rows.push(Vec::new());
+            row_w = 0.0;
+        }
+        rows.last_mut().unwrap().push(l);
+        row_w += w;
+    }
+    let legend_h = rows.len() as f64 * (FONT + 8.0);
+    let title_w = text_w(&chart.title, FONT + 3.0);
+    let width = (LEFT + PLOT_W.max(title_w) + RIGHT).ceil();
+    let top = 34.0 + legend_h + 10.0;
+    let bottom = top + PLOT_H;
+    let height = (bottom + 2.0 * FONT + 24.0).ceil();
+    let (x0, x1) = (LEFT, LEFT + PLOT_W);
+    let px = |x: f64| x0 + (x / x_hi).clamp(0.0, 1.0) * PLOT_W;
+    let py = |y: f64| bottom - (y / y_hi).clamp(0.0, 1.0) * PLOT_H;
+
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="{FONT_ATTR}">"#
+    );
+    let _ = writeln!(
+        out,
+        r#"<rect x="0" y="0" width="{width}" height="{height}" fill="white"/>"#
+    );
+    let _ = writeln!(
+        out,
+        r#"<text x="{x0}" y="22" font-size="{}" font-weight="bold">{}</text>"#,
+        FONT + 3.0,
+        esc(&chart.title)
+    );
+    for (r, row) in rows.iter().enumerate() {
+        let ly = 34.0 + (r as f64 + 1.0) * (FONT + 8.0) - 4.0;
+        let mut lx = x0;
+        for l in row {
+            let _ = writeln!(
+                out,
+                r#"<line x1="{lx:.1}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="{}" stroke-width="2.5"/><text x="{:.1}" y="{ly:.1}" font-size="{FONT}">{}</text>"#,
+                ly - 4.5,
+                lx + 24.0,
+                ly - 4.5,
+                esc(&l.color),
+                lx + 30.0,
+                esc(&l.name)
+            );
+            lx += text_w(&l.name, FONT) + 40.0;
+        }
+    }
+    // Grid, ticks and their labels.
+    let n_y = (y_hi / y_step).round() as usize;
+    for i in 0..=n_y {
+        let v = i as f64 * y_step;
+        let y = py(v);
+        let _ = writeln!(
+            out,
+            r##"<line x1="{x0}" y1="{y:.1}" x2="{x1:.1}" y2="{y:.1}" stroke="#d0d0d0" stroke-width="0.8"/><text x="{:.1}" y="{:.1}" font-size="{}" text-anchor="end">{}</text>"##,
+            x0 - 6.0,
+            y + 4.0,
+            FONT - 1.0,
+            esc(&format_value(v, chart.unit))
+        );
+    }
+    let n_x = (x_hi / x_step).round() as usize;
+    for i in 0..=n_x {
+        let v = i as f64 * x_step;
+        let x = px(v);
+        let _ = writeln!(
+            out,
+            r##"<line x1="{x:.1}" y1="{top:.1}" x2="{x:.1}" y2="{bottom:.1}" stroke="#ececec" stroke-width="0.6"/><text x="{x:.1}" y="{:.1}" font-size="{}" text-anchor="middle">{}</text>"##,
+            bottom + FONT + 4.0,
+            FONT - 1.0,
+            esc(&format_value(v, chart.x_unit))
+        );
+    }
+    let _ = writeln!(
+        out,
+        r##"<line x1="{x0}" y1="{top:.1}" x2="{x0}" y2="{bottom:.1}" stroke="#333" stroke-width="1"/><line x1="{x0}" y1="{bottom:.1}" x2="{x1:.1}" y2="{bottom:.1}" stroke="#333" stroke-width="1"/>"##
+    );
+    let yl_y = top + PLOT_H / 2.0;
+    let _ = writeln!(
+        out,
+        r#"<text x="18" y="{yl_y:.1}" font-size="{FONT}" text-anchor="middle" transform="rotate(-90 18 {yl_y:.1})">{}</text>"#,
+        esc(&chart.y_label)
+    );
+    let _ = writeln!(
+        out,
+        r#"<text x="{:.1}" y="{:.1}" font-size="{FONT}" text-anchor="middle">{}</text>"#,
+        x0 + PLOT_W / 2.0,
+        bottom + 2.0 * FONT + 12.0,
+        esc(&chart.x_label)
+    );
+    // The lines, with a dot on every point if asked.
+    for l in &chart.lines {
+        let pts: Vec<(f64, f64)> = l
+            .points
+            .iter()
+            .filter(|(x, y)| x.is_finite() && y.is_finite())
+            .map(|&(x, y)| (px(x), py(y)))
+            .collect();
+        if pts.len() > 1 {
+            let list: Vec<String> = pts.iter().map(|(x, y)| format!("{x:.1},{y:.1}")).collect();
+            let _ = writeln!(
+                out,
+                r#"<polyline points="{}" fill="none" stroke="{}" stroke-width="2" stroke-linejoin="round"><title>{}</title></polyline>"#,
+                list.join(" "),
+                esc(&l.color),
+                esc(&l.name)
+            );
+        }
+        if !chart.dots {
+            continue;
+        }
+        for ((x, y), &(vx, vy)) in pts.iter().zip(
+            l.points
+                .iter()
+                .filter(|(x, y)| x.is_finite() && y.is_finite()),
+        ) {
+            let _ = writeln!(
+                out,
+                r#"<circle cx="{x:.1}" cy="{y:.1}" r="3" fill="{}"><title>{} at {}: {}</title></circle>"#,
+                esc(&l.color),
+                esc(&l.name),
+                esc(&format_value(vx, chart.x_unit)),
+                esc(&format_value(vy, chart.unit))
+            );
+        }
+    }
+    out.push_str("</svg>\n");
+    out
+}
+
 /// A font database with the family texts are drawn with.
 type Fonts = (Arc<fontdb::Database>, String);
 
@@ -666,18 +864,35 @@ pub fn write_svg_png(
     write_svg_png_with(dir, stem, charts, fonts())
 }
 
+/// [`write_svg_png`] for a line chart.
+pub fn write_line_svg_png(
+    dir: &Path,
+    stem: &str,
+    chart: &LineChart,
+) -> anyhow::Result<Option<String>> {
+    write_doc(dir, stem, &line_svg(chart), fonts())
+}
+
 fn write_svg_png_with(
     dir: &Path,
     stem: &str,
     charts: &[BarChart],
     fonts: Option<&Fonts>,
 ) -> anyhow::Result<Option<String>> {
-    let doc = svg(charts);
+    write_doc(dir, stem, &svg(charts), fonts)
+}
+
+fn write_doc(
+    dir: &Path,
+    stem: &str,
+    doc: &str,
+    fonts: Option<&Fonts>,
+) -> anyhow::Result<Option<String>> {
     let svg_path = dir.join(format!("{stem}.svg"));
-    std::fs::write(&svg_path, &doc)
+    std::fs::write(&svg_path, doc)
         .map_err(|e| anyhow::anyhow!("writing {}: {e}", svg_path.display()))?;
     let png_path = dir.join(format!("{stem}.png"));
-    match png_with(&doc, fonts) {
+    match png_with(doc, fonts) {
         Ok(bytes) => match std::fs::write(&png_path, bytes) {
             Ok(()) => Ok(None),
             Err(e) => Ok(Some(format!("writing {}: {e}", png_path.display()))),
@@ -805,6 +1020,97 @@ mod tests {
         ] {
             assert!(texts.contains(&want), "no {want:?} in {texts:?}");
         }
+    }
+
+    #[test]
+    fn line_chart_is_well_formed_and_covers_the_points() {
+        let chart = LineChart {
+            title: "Requests/s <per second> & more".into(),
+            x_label: "seconds".into(),
+            y_label: "requests/s".into(),
+            unit: Unit::Count,
+            x_unit: Unit::Count,
+            lines: vec![
+                Line {
+                    name: "a-tfo".into(),
+                    color: "#2b7bba".into(),
+                    points: vec![(1.0, 20_000.0), (2.0, 21_000.0), (3.0, 19_000.0)],
+                },
+                Line {
+                    name: "b-tfo-tcp".into(),
+                    color: "#f28e2b".into(),
+                    points: vec![(1.0, 200_000.0)],
+                },
+            ],
+            dots: true,
+        };
+        let doc = line_svg(&chart);
+        let xml = roxmltree::Document::parse(&doc).unwrap();
+        let lines: Vec<_> = xml
+            .descendants()
+            .filter(|n| n.has_tag_name("polyline"))
+            .collect();
+        // The one-point line is a dot only.
+        assert_eq!(lines.len(), 1);
+        let pts: Vec<(f64, f64)> = lines[0]
+            .attribute("points")
+            .unwrap()
+            .split(' ')
+            .map(|p| {
+                let (x, y) = p.split_once(',').unwrap();
+                (x.parse().unwrap(), y.parse().unwrap())
+            })
+            .collect();
+        assert_eq!(pts.len(), 3);
+        // x grows with time; a higher rate is higher up (smaller y).
+        assert!(pts[0].0 < pts[1].0 && pts[1].0 < pts[2].0, "{pts:?}");
+        assert!(pts[1].1 < pts[0].1 && pts[0].1 < pts[2].1, "{pts:?}");
+        let dots = xml
+            .descendants()
+            .filter(|n| n.has_tag_name("circle"))
+            .count();
+        assert_eq!(dots, 4);
+        let w: f64 = xml
+            .root_element()
+            .attribute("width")
+            .unwrap()
+            .parse()
+            .unwrap();
+        for (x, _) in &pts {
+            assert!(*x > LEFT && *x < w, "{x} outside 0..{w}");
+        }
+        let texts: Vec<&str> = xml
+            .descendants()
+            .filter(|n| n.has_tag_name("text"))
+            .filter_map(|n| n.text())
+            .collect();
+        for want in [
+            "Requests/s <per second> & more",
+            "a-tfo",
+            "b-tfo-tcp",
+            "requests/s",
+            "seconds",
+            "200k",
+            "0",
+            "3",
+        ] {
+            assert!(texts.contains(&want), "no {want:?} in {texts:?}");
+        }
+        // The y axis reaches above the highest point.
+        assert!(texts.contains(&"250k"), "{texts:?}");
+        // Without dots, only the lines.
+        let plain = line_svg(&LineChart {
+            dots: false,
+            ..chart.clone()
+        });
+        assert!(!plain.contains("<circle"));
+        assert_eq!(plain.matches("<polyline").count(), 1);
+        // Nothing to draw is still a document.
+        let empty = LineChart {
+            lines: Vec::new(),
+            ..chart
+        };
+        roxmltree::Document::parse(&line_svg(&empty)).unwrap();
     }
 
     #[test]

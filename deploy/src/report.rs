@@ -1,7 +1,9 @@
 //! The report of a `mptfo lab run`: `report.md` (machine, scenarios, the
 //! comparison table, the ratios, plots, every repetition and what went
 //! wrong), `results.json` (the [`RunResults`]) and the plots
-//! `throughput.svg/.png` and `latency.svg/.png`, all in the run folder.
+//! `throughput.svg/.png`, `latency.svg/.png` and `progress.svg/.png`
+//! (requests/s second by second, one line per matrix point), all in the
+//! run folder.
 //!
 //! Every figure of the comparison is the median over a matrix point's
 //! successful repetitions (the mean of the two middle values for an even
@@ -13,12 +15,20 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use crate::plot::{self, Bar, BarChart, Series, Slot, Unit};
+use crate::plot::{self, Bar, BarChart, Line, LineChart, Series, Slot, Unit};
 use crate::results::{RatioSpec, RatioValue, RunResults, ScenarioResult, Spread, METRICS};
 
 /// Colours of the TFO on / off series.
 const TFO_ON: &str = "#2b7bba";
 const TFO_OFF: &str = "#f28e2b";
+/// Colours of the TFO on / off series without MPTCP.
+const TFO_ON_TCP: &str = "#8fc3e8";
+const TFO_OFF_TCP: &str = "#f9c48f";
+/// Colours of the lines of the progress plot, in turn.
+const LINE_COLORS: [&str; 10] = [
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+    "#bcbd22", "#17becf",
+];
 /// Colours of the p50, p90, p99, p99.9 series.
 const PCT_COLORS: [&str; 4] = ["#a6cee3", "#4f9bd0", "#1f5fa0", "#0b2a55"];
 
@@ -265,7 +275,7 @@ fn ratio_lines(r: &RunResults) -> Vec<String> {
         let values = spec.compute(&r.scenarios);
         if values.is_empty() {
             out.push(format!(
-                "{}: no TFO setting was run for both {:?} and {:?}",
+                "{}: no matrix point (TFO and MPTCP setting) was run for both {:?} and {:?}",
                 spec.label, spec.numerator, spec.denominator
             ));
             continue;
@@ -278,9 +288,10 @@ fn ratio_lines(r: &RunResults) -> Vec<String> {
 }
 
 fn ratio_line(spec: &RatioSpec, scenarios: &[ScenarioResult], v: &RatioValue) -> String {
-    let head = match v.tfo {
-        Some(tfo) => format!("{}, TFO {}", spec.label, onoff(tfo)),
-        None => spec.label.clone(),
+    let head = match (v.tfo, v.mptcp) {
+        (Some(tfo), Some(false)) => format!("{}, TFO {}, MPTCP off", spec.label, onoff(tfo)),
+        (Some(tfo), _) => format!("{}, TFO {}", spec.label, onoff(tfo)),
+        (None, _) => spec.label.clone(),
     };
     match &v.value {
         Err(why) => format!("{head}: no ratio: {why}"),
@@ -401,8 +412,8 @@ fn throughput_charts(r: &RunResults) -> Vec<BarChart> {
         .collect();
     let chart = |metric: &str, title: &str, y_label: &str| {
         let mut series = Vec::new();
-        for tfo in [true, false] {
-            if !r.scenarios.iter().any(|s| s.tfo == tfo) {
+        for (tfo, mptcp) in [(true, true), (false, true), (true, false), (false, false)] {
+            if !r.scenarios.iter().any(|s| s.tfo == tfo && s.mptcp == mptcp) {
                 continue;
             }
             let bars = names
@@ -411,13 +422,23 @@ fn throughput_charts(r: &RunResults) -> Vec<BarChart> {
                     let sc = r
                         .scenarios
                         .iter()
-                        .find(|s| s.tfo == tfo && s.base_name() == *n);
+                        .find(|s| s.tfo == tfo && s.mptcp == mptcp && s.base_name() == *n);
                     slot(sc, metric)
                 })
                 .collect();
             series.push(Series {
-                name: format!("TFO {}", onoff(tfo)),
-                color: if tfo { TFO_ON } else { TFO_OFF }.into(),
+                name: format!(
+                    "TFO {}{}",
+                    onoff(tfo),
+                    if mptcp { "" } else { ", MPTCP off" }
+                ),
+                color: match (tfo, mptcp) {
+                    (true, true) => TFO_ON,
+                    (false, true) => TFO_OFF,
+                    (true, false) => TFO_ON_TCP,
+                    (false, false) => TFO_OFF_TCP,
+                }
+                .into(),
                 bars,
             });
         }
@@ -491,6 +512,53 @@ fn latency_charts(r: &RunResults) -> Vec<BarChart> {
     charts
 }
 
+/// The progress plot: requests/s interval by interval, one line per
+/// matrix point, from its first successful repetition, drawn as steps
+/// (each interval's rate over the interval's time); matrix points without
+/// intervals (`mptfo bench`) are left out. `None` when none has any.
+fn progress_chart(r: &RunResults) -> Option<LineChart> {
+    let lines: Vec<Line> = r
+        .scenarios
+        .iter()
+        .filter_map(|s| {
+            let rep = s.reps.iter().find(|rep| rep.figures.ok())?;
+            if rep.figures.intervals.is_empty() {
+                return None;
+            }
+            let name = if rep.index == 1 {
+                s.name.clone()
+            } else {
+                format!("{} (rep {})", s.name, rep.index)
+            };
+            Some((name, &rep.figures.intervals))
+        })
+        .enumerate()
+        .map(|(i, (name, iv))| Line {
+            name,
+            color: LINE_COLORS[i % LINE_COLORS.len()].into(),
+            points: iv
+                .iter()
+                .flat_map(|p| {
+                    let from = (p.t_s - p.len_s).max(0.0);
+                    [(from, p.requests_per_s), (p.t_s, p.requests_per_s)]
+                })
+                .collect(),
+        })
+        .collect();
+    if lines.is_empty() {
+        return None;
+    }
+    Some(LineChart {
+        title: "Requests/s over the run (first repetition; per interval)".into(),
+        x_label: "seconds since the load started".into(),
+        y_label: "requests/s (transactions/s)".into(),
+        unit: Unit::Count,
+        x_unit: Unit::Count,
+        lines,
+        dots: false,
+    })
+}
+
 /// The Markdown report.
 fn markdown(r: &RunResults, plots: &[(&str, &str, Option<String>)]) -> String {
     let mut o = String::new();
@@ -509,7 +577,7 @@ fn markdown(r: &RunResults, plots: &[(&str, &str, Option<String>)]) -> String {
     };
     let _ = writeln!(
         o,
-        "- {} matrix points (scenario × TFO setting), {reps} repetitions each",
+        "- {} matrix points (scenario × TFO setting × MPTCP setting), {reps} repetitions each",
         r.scenarios.len()
     );
     o.push_str(
@@ -575,9 +643,9 @@ fn markdown(r: &RunResults, plots: &[(&str, &str, Option<String>)]) -> String {
     for s in &r.scenarios {
         let _ = writeln!(
             o,
-            "\n### {} (TFO {}){}\n",
+            "\n### {} ({}){}\n",
             s.name,
-            onoff(s.tfo),
+            s.setting(),
             if s.title.is_empty() {
                 String::new()
             } else {
@@ -713,8 +781,9 @@ fn markdown(r: &RunResults, plots: &[(&str, &str, Option<String>)]) -> String {
     o
 }
 
-/// Writes `report.md`, `results.json` and the plots (`throughput` and
-/// `latency`, each `.svg` and `.png`) into `run_dir`, and returns the path
+/// Writes `report.md`, `results.json` and the plots (`throughput`,
+/// `latency` and, when a matrix point reported intervals, `progress`, each
+/// `.svg` and `.png`) into `run_dir`, and returns the path
 /// of `report.md`. A PNG that cannot be made (no font) is named in the
 /// report; the SVG is written regardless.
 pub fn write_report(run_dir: &Path, r: &RunResults) -> anyhow::Result<PathBuf> {
@@ -726,10 +795,14 @@ pub fn write_report(run_dir: &Path, r: &RunResults) -> anyhow::Result<PathBuf> {
         .with_context(|| format!("writing {}", json_path.display()))?;
     let throughput = plot::write_svg_png(run_dir, "throughput", &throughput_charts(r))?;
     let latency = plot::write_svg_png(run_dir, "latency", &latency_charts(r))?;
-    let plots = [
+    let mut plots = vec![
         ("throughput", "Throughput per scenario", throughput),
         ("latency", "Latency percentiles per scenario", latency),
     ];
+    if let Some(chart) = progress_chart(r) {
+        let progress = plot::write_line_svg_png(run_dir, "progress", &chart)?;
+        plots.push(("progress", "Requests/s second by second", progress));
+    }
     let md = markdown(r, &plots);
     let path = run_dir.join("report.md");
     std::fs::write(&path, md).with_context(|| format!("writing {}", path.display()))?;
@@ -870,6 +943,145 @@ mod tests {
             "{t}"
         );
         assert!(t.contains("FAILED (below)"), "{t}");
+    }
+
+    /// `n` intervals of one second at `rate`, `rate + 100`, ...
+    fn intervals(n: usize, rate: f64) -> Vec<crate::results::Progress> {
+        (0..n)
+            .map(|i| crate::results::Progress {
+                t_s: (i + 1) as f64,
+                len_s: 1.0,
+                requests_per_s: rate + 100.0 * i as f64,
+                connections_per_s: rate / 10.0,
+            })
+            .collect()
+    }
+
+    /// x of the plot's left edge: where the y axis is drawn.
+    fn plot_left(doc: &roxmltree::Document) -> f64 {
+        doc.descendants()
+            .find(|n| {
+                n.has_tag_name("line")
+                    && n.attribute("stroke") == Some("#333")
+                    && n.attribute("x1") == n.attribute("x2")
+            })
+            .and_then(|n| n.attribute("x1"))
+            .unwrap()
+            .parse()
+            .unwrap()
+    }
+
+    #[test]
+    fn progress_plot_one_line_per_point_with_intervals() {
+        let mut r = run();
+        // a-tfo: 3 s of progress in rep 1; b-tfo: rep 1 failed, rep 2 has
+        // 2 s; e (mptfo bench) has none and is left out.
+        r.scenarios[0].reps[0].figures.intervals = intervals(3, 10_000.0);
+        r.scenarios[0].reps[1].figures.intervals = intervals(3, 99_000.0);
+        r.scenarios[1].reps[0].figures = Figures::failed("killed");
+        r.scenarios[1].reps[1].figures.intervals = intervals(2, 120_000.0);
+        let (dir, keep) = out_dir("progress");
+        let md = std::fs::read_to_string(write_report(&dir, &r).unwrap()).unwrap();
+        let svg = std::fs::read_to_string(dir.join("progress.svg")).unwrap();
+        let doc = roxmltree::Document::parse(&svg).unwrap();
+        let lines: Vec<_> = doc
+            .descendants()
+            .filter(|n| n.has_tag_name("polyline"))
+            .collect();
+        assert_eq!(lines.len(), 2);
+        let title = |n: &roxmltree::Node| {
+            n.children()
+                .find(|c| c.has_tag_name("title"))
+                .and_then(|c| c.text())
+                .unwrap_or("")
+                .to_owned()
+        };
+        assert_eq!(title(&lines[0]), "a-tfo");
+        assert_eq!(title(&lines[1]), "b-tfo (rep 2)");
+        // Steps: each interval from its start to its end at its rate.
+        let pts: Vec<(f64, f64)> = lines[0]
+            .attribute("points")
+            .unwrap()
+            .split(' ')
+            .map(|p| {
+                let (x, y) = p.split_once(',').unwrap();
+                (x.parse().unwrap(), y.parse().unwrap())
+            })
+            .collect();
+        assert_eq!(pts.len(), 6);
+        for k in 0..3 {
+            let (a, b) = (pts[2 * k], pts[2 * k + 1]);
+            assert!(a.0 < b.0 && a.1 == b.1, "{pts:?}");
+            if k > 0 {
+                // Rates grow: higher up, a smaller y.
+                assert_eq!(a.0, pts[2 * k - 1].0, "{pts:?}");
+                assert!(a.1 < pts[2 * k - 1].1, "{pts:?}");
+            }
+        }
+        assert_eq!(pts[0].0, plot_left(&doc), "the first interval starts at 0");
+        let texts: Vec<&str> = doc
+            .descendants()
+            .filter(|n| n.has_tag_name("text"))
+            .filter_map(|n| n.text())
+            .collect();
+        assert!(!texts.iter().any(|t| t.starts_with("e-")), "{texts:?}");
+        if plot::png_font().is_some() {
+            assert!(
+                md.contains("![Requests/s second by second](progress.png)"),
+                "{md}"
+            );
+            let dec = png::Decoder::new(std::io::BufReader::new(
+                std::fs::File::open(dir.join("progress.png")).unwrap(),
+            ));
+            let w: f32 = doc
+                .root_element()
+                .attribute("width")
+                .unwrap()
+                .parse()
+                .unwrap();
+            assert_eq!(
+                dec.read_info().unwrap().info().width,
+                (w * plot::PNG_SCALE).round() as u32
+            );
+        } else {
+            assert!(
+                md.contains("![Requests/s second by second](progress.svg)"),
+                "{md}"
+            );
+        }
+        // Without intervals anywhere there is no progress plot.
+        let (dir2, keep2) = out_dir("no-progress");
+        let md = std::fs::read_to_string(write_report(&dir2, &run()).unwrap()).unwrap();
+        assert!(!dir2.join("progress.svg").exists());
+        assert!(!md.contains("progress."), "{md}");
+        for (d, k) in [(dir, keep), (dir2, keep2)] {
+            if !k {
+                std::fs::remove_dir_all(&d).unwrap();
+            }
+        }
+    }
+
+    #[test]
+    fn mptcp_off_points_in_tables_and_charts() {
+        let mut r = run();
+        let mut s = r.scenarios[0].clone();
+        s.name = "a-tfo-tcp".into();
+        s.mptcp = false;
+        r.scenarios.push(s);
+        let md = markdown(&r, &[]);
+        assert!(md.contains("\n### a-tfo-tcp (TFO on, MPTCP off): "), "{md}");
+        let charts = throughput_charts(&r);
+        let names: Vec<&str> = charts[0].series.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["TFO on", "TFO off", "TFO on, MPTCP off"]);
+        // Only scenario a has an MPTCP-off point.
+        let tcp = &charts[0].series[2].bars;
+        assert!(matches!(tcp[0], Slot::Bar(_)), "{tcp:?}");
+        assert_eq!(tcp[1], Slot::Empty);
+        let lines = ratio_lines(&r);
+        assert!(
+            !lines.iter().any(|l| l.contains("MPTCP off")),
+            "b has no MPTCP-off point: {lines:?}"
+        );
     }
 
     #[test]

@@ -29,16 +29,19 @@ pub struct RunResults {
     pub started_utc: String,
     /// The machine: host, CPU model and cores, kernel, DPDK.
     pub machine: String,
-    /// One entry per matrix point (scenario × TFO setting), in run order.
+    /// One entry per matrix point (scenario × TFO setting × MPTCP
+    /// setting), in run order.
     pub scenarios: Vec<ScenarioResult>,
     /// The ratios the lab file asks for.
     pub ratios: Vec<RatioSpec>,
 }
 
-/// One matrix point: a scenario with one TFO setting, run several times.
+/// One matrix point: a scenario with one TFO and one MPTCP setting, run
+/// several times.
 ///
 /// Its `name` is the scenario's name followed by `-tfo` or `-notfo`
-/// (e.g. `a-tfo`, `a-notfo`); a plain scenario name (`a`) is accepted too.
+/// (e.g. `a-tfo`, `a-notfo`), and `-tcp` when the client ran without
+/// MPTCP (`a-tfo-tcp`); a plain scenario name (`a`) is accepted too.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScenarioResult {
     /// Name of the matrix point, e.g. `a-tfo`.
@@ -47,6 +50,10 @@ pub struct ScenarioResult {
     pub title: String,
     /// TCP Fast Open on the client.
     pub tfo: bool,
+    /// The client offered MPTCP (false: plain TCP). Results written
+    /// before the setting existed read as true.
+    #[serde(default = "mptcp_on")]
+    pub mptcp: bool,
     /// Cores (worker threads) the client end runs on.
     pub client_cores: usize,
     /// Cores the server end runs on (0 when the server runs on the
@@ -56,6 +63,10 @@ pub struct ScenarioResult {
     pub reps: Vec<RepResult>,
     /// Why the scenario could not run at all (set up, start), if so.
     pub error: Option<String>,
+}
+
+fn mptcp_on() -> bool {
+    true
 }
 
 /// One repetition of a matrix point.
@@ -84,6 +95,20 @@ pub struct Percentiles {
     pub p999_us: f64,
     /// Largest value.
     pub max_us: f64,
+}
+
+/// One interval (a second, by default) of a live run's progress, from the
+/// report's `intervals`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Progress {
+    /// Seconds since the load started, at the end of the interval.
+    pub t_s: f64,
+    /// Length of the interval, seconds.
+    pub len_s: f64,
+    /// Transactions (requests answered in full) per second.
+    pub requests_per_s: f64,
+    /// Connections opened per second.
+    pub connections_per_s: f64,
 }
 
 /// The figures of one repetition, read from its JSON report.
@@ -128,7 +153,8 @@ pub struct Figures {
     /// SYN -> last reply byte.
     pub syn_to_last_byte: Percentiles,
     /// Connections opened: transactions started / requests per connection,
-    /// rounded up.
+    /// rounded up; with several requests per connection, the load
+    /// generator's count over its intervals where it reported them.
     pub connections: u64,
     /// SYNs sent with data and a cookie (client TcpExtTCPFastOpenActive).
     pub tfo_syn_data: u64,
@@ -148,6 +174,10 @@ pub struct Figures {
     /// What went abnormally in a run that still produced a report (drain
     /// limit hit, stuck, connections left open).
     pub warnings: Vec<String>,
+    /// The progress of the load, interval by interval (empty for
+    /// `mptfo bench`, which prints none).
+    #[serde(default)]
+    pub intervals: Vec<Progress>,
 }
 
 /// The metrics a [`RatioSpec`] can name, with their meaning.
@@ -208,6 +238,35 @@ fn percentiles(v: &Value, path: &str) -> anyhow::Result<Percentiles> {
         p999_us: p("p999_us")?,
         max_us: p("max_us")?,
     })
+}
+
+/// The report's `intervals` (none when the key is missing or null); an
+/// entry without its time or rates is an error naming it.
+fn intervals(v: &Value) -> anyhow::Result<Vec<Progress>> {
+    let list = match field(v, "intervals") {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::Array(a)) => a,
+        Some(x) => bail!("report JSON: `intervals` is {x}, expected an array"),
+    };
+    list.iter()
+        .enumerate()
+        .map(|(i, x)| {
+            let num = |k: &str| -> anyhow::Result<f64> {
+                match x.get(k) {
+                    Some(n) => n.as_f64().filter(|f| f.is_finite() && *f >= 0.0).ok_or_else(|| {
+                        anyhow!("report JSON: `intervals[{i}].{k}` is {n}, expected a number of 0 or more")
+                    }),
+                    None => bail!("report JSON: `intervals[{i}].{k}` is missing"),
+                }
+            };
+            Ok(Progress {
+                t_s: num("t_s")?,
+                len_s: num("len_s")?,
+                requests_per_s: num("requests_per_s")?,
+                connections_per_s: num("connections_per_s")?,
+            })
+        })
+        .collect()
 }
 
 fn load_line(v: &Value) -> String {
@@ -322,7 +381,19 @@ impl Figures {
             _ => None,
         };
         let rpc = opt_u64(v, "load.requests_per_connection").max(1);
-        let connections = started.div_ceil(rpc);
+        let intervals = intervals(v)?;
+        // Keep-alive: connections cut short at the end carried fewer
+        // requests, so the load generator's own count of connections
+        // opened (its intervals) is the one to take where it has one.
+        let opened: f64 = intervals
+            .iter()
+            .map(|p| p.connections_per_s * p.len_s)
+            .sum();
+        let connections = if rpc > 1 && opened > 0.0 {
+            opened.round() as u64
+        } else {
+            started.div_ceil(rpc)
+        };
         let tfo_accepted = opt_u64(v, "tfo.accepted");
         let tfo_accepted_share = if connections > 0 {
             tfo_accepted as f64 / connections as f64
@@ -397,6 +468,7 @@ impl Figures {
             errors: req_u64(v, "errors.total").unwrap_or(0),
             error_reasons,
             warnings,
+            intervals,
         })
     }
 
@@ -491,11 +563,28 @@ impl ScenarioResult {
         self.spread(|f| f.metric(name))
     }
 
-    /// The scenario's name without its `-tfo` / `-notfo` suffix (the name
-    /// a [`RatioSpec`] uses).
+    /// The scenario's name without its `-tfo` / `-notfo` (and `-tcp`)
+    /// suffix (the name a [`RatioSpec`] uses).
     pub fn base_name(&self) -> &str {
+        let name = if self.mptcp {
+            self.name.as_str()
+        } else {
+            self.name.strip_suffix("-tcp").unwrap_or(&self.name)
+        };
         let suffix = if self.tfo { "-tfo" } else { "-notfo" };
-        self.name.strip_suffix(suffix).unwrap_or(&self.name)
+        match name.strip_suffix(suffix) {
+            Some(b) => b,
+            None => &self.name,
+        }
+    }
+
+    /// The matrix setting in words: "TFO on", "TFO off, MPTCP off".
+    pub fn setting(&self) -> String {
+        let mut s = format!("TFO {}", if self.tfo { "on" } else { "off" });
+        if !self.mptcp {
+            s.push_str(", MPTCP off");
+        }
+        s
     }
 
     /// Why the scenario has no figures, when it has none: its own error,
@@ -537,8 +626,9 @@ impl ScenarioResult {
 /// "a", metric "tps_per_core".
 ///
 /// `numerator` and `denominator` name scenarios (without the `-tfo` /
-/// `-notfo` suffix); the ratio is computed for each TFO setting present in
-/// both, from the medians over their successful repetitions. When both
+/// `-notfo` / `-tcp` suffix); the ratio is computed for each TFO and MPTCP
+/// setting present in both, from the medians over their successful
+/// repetitions. When both
 /// name matrix points instead (e.g. "a-tfo" over "a-notfo": what TFO
 /// changes), there is one ratio, of those two. A goal in the label
 /// (`goal ≥ X`, `goal >= X`, `goal ≤ X`, `goal <= X`) is checked.
@@ -580,6 +670,8 @@ pub struct RatioValue {
     /// TFO setting of both matrix points; `None` when the spec named the
     /// matrix points themselves.
     pub tfo: Option<bool>,
+    /// MPTCP setting of both matrix points; `None` as for `tfo`.
+    pub mptcp: Option<bool>,
     /// The matrix point on top.
     pub numerator: String,
     /// The matrix point below.
@@ -632,8 +724,8 @@ impl RatioSpec {
             .map(ctor)
     }
 
-    /// The ratio for each TFO setting (on first) present in both
-    /// scenarios, or the one ratio of two named matrix points; empty when
+    /// The ratio for each TFO and MPTCP setting (on first) present in
+    /// both scenarios, or the one ratio of two named matrix points; empty when
     /// there is nothing to compare.
     pub fn compute(&self, scenarios: &[ScenarioResult]) -> Vec<RatioValue> {
         let point = |name: &str| {
@@ -641,27 +733,27 @@ impl RatioSpec {
                 .iter()
                 .find(|s| s.name == name && s.base_name() != name)
         };
-        let pairs: Vec<(Option<bool>, &ScenarioResult, &ScenarioResult)> =
-            match (point(&self.numerator), point(&self.denominator)) {
-                (Some(n), Some(d)) => vec![(None, n, d)],
-                _ => {
-                    let find = |name: &str, tfo: bool| {
-                        scenarios
-                            .iter()
-                            .find(|s| s.tfo == tfo && s.base_name() == name)
-                    };
-                    [true, false]
-                        .into_iter()
-                        .filter_map(|tfo| {
-                            Some((
-                                Some(tfo),
-                                find(&self.numerator, tfo)?,
-                                find(&self.denominator, tfo)?,
-                            ))
-                        })
-                        .collect()
-                }
-            };
+        type Pair<'s> = (Option<(bool, bool)>, &'s ScenarioResult, &'s ScenarioResult);
+        let pairs: Vec<Pair> = match (point(&self.numerator), point(&self.denominator)) {
+            (Some(n), Some(d)) => vec![(None, n, d)],
+            _ => {
+                let find = |name: &str, tfo: bool, mptcp: bool| {
+                    scenarios
+                        .iter()
+                        .find(|s| s.tfo == tfo && s.mptcp == mptcp && s.base_name() == name)
+                };
+                [(true, true), (true, false), (false, true), (false, false)]
+                    .into_iter()
+                    .filter_map(|(tfo, mptcp)| {
+                        Some((
+                            Some((tfo, mptcp)),
+                            find(&self.numerator, tfo, mptcp)?,
+                            find(&self.denominator, tfo, mptcp)?,
+                        ))
+                    })
+                    .collect()
+            }
+        };
         let med = |s: &ScenarioResult| match s.metric(&self.metric) {
             Some(sp) => Ok(sp.median),
             None => Err(match s.no_figures_reason() {
@@ -671,7 +763,7 @@ impl RatioSpec {
         };
         pairs
             .into_iter()
-            .map(|(tfo, n, d)| {
+            .map(|(setting, n, d)| {
                 let value = med(n).and_then(|a| {
                     let b = med(d)?;
                     if b == 0.0 {
@@ -681,7 +773,8 @@ impl RatioSpec {
                     }
                 });
                 RatioValue {
-                    tfo,
+                    tfo: setting.map(|(t, _)| t),
+                    mptcp: setting.map(|(_, m)| m),
                     numerator: n.name.clone(),
                     denominator: d.name.clone(),
                     value,
@@ -810,6 +903,7 @@ pub(crate) mod testdata {
                 name: format!("a-{sfx}"),
                 title: "Linux client -> Linux server, veth".into(),
                 tfo,
+                mptcp: true,
                 client_cores: 1,
                 server_cores: 1,
                 reps: a
@@ -837,6 +931,7 @@ pub(crate) mod testdata {
                 name: format!("b-{sfx}"),
                 title: "mptfo loadgen -> mptfo serve, memif".into(),
                 tfo,
+                mptcp: true,
                 client_cores: 1,
                 server_cores: 1,
                 reps: b
@@ -862,6 +957,7 @@ pub(crate) mod testdata {
                 name: format!("e-{sfx}"),
                 title: "mptfo bench (engine only)".into(),
                 tfo,
+                mptcp: true,
                 client_cores: 1,
                 server_cores: 0,
                 reps: [400_000.0, 410_000.0, 390_000.0]
@@ -883,6 +979,7 @@ pub(crate) mod testdata {
             name: "c-tfo".into(),
             title: "Linux client -> mptfo serve, af_xdp".into(),
             tfo: true,
+            mptcp: true,
             client_cores: 1,
             server_cores: 1,
             reps: (1..=3)
@@ -1176,6 +1273,116 @@ mod tests {
     }
 
     #[test]
+    fn intervals_read_from_the_report() {
+        let mut v = live("kernel", 1000.0, 40.0, 90.0, 300.0, 450.0, 20.0, 0);
+        v["intervals"] = serde_json::json!([
+            {"t_s": 1.0, "len_s": 1.0, "connections_per_s": 900.0, "requests_per_s": 1000.0,
+             "tfo_accepted": 900, "fallbacks": 0, "retransmissions": 0, "errors": 0},
+            {"t_s": 2.0, "len_s": 1.0, "connections_per_s": 950.0, "requests_per_s": 1100.0,
+             "tfo_accepted": 950, "fallbacks": 0, "retransmissions": 0, "errors": 0}
+        ]);
+        let f = Figures::from_report_json(&v, 1, 1).unwrap();
+        assert_eq!(
+            f.intervals,
+            [
+                Progress {
+                    t_s: 1.0,
+                    len_s: 1.0,
+                    requests_per_s: 1000.0,
+                    connections_per_s: 900.0
+                },
+                Progress {
+                    t_s: 2.0,
+                    len_s: 1.0,
+                    requests_per_s: 1100.0,
+                    connections_per_s: 950.0
+                }
+            ]
+        );
+        assert_eq!(f.connections, f.started, "one request per connection");
+        // Keep-alive: 1850 connections opened by the intervals, fewer than
+        // the 2000 transactions started over 100 per connection suggest.
+        let mut k = v.clone();
+        k["load"]["requests_per_connection"] = 100.into();
+        k["started"] = 200_000.into();
+        let f = Figures::from_report_json(&k, 1, 1).unwrap();
+        assert_eq!(f.connections, 1850);
+        k["intervals"] = serde_json::json!([]);
+        let f = Figures::from_report_json(&k, 1, 1).unwrap();
+        assert_eq!(f.connections, 2000);
+        v["intervals"][1]["requests_per_s"] = "many".into();
+        let e = Figures::from_report_json(&v, 1, 1).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "report JSON: `intervals[1].requests_per_s` is \"many\", expected a number of 0 or more"
+        );
+        v["intervals"][1].as_object_mut().unwrap().remove("t_s");
+        let e = Figures::from_report_json(&v, 1, 1).unwrap_err().to_string();
+        assert!(e.contains("`intervals[1].t_s` is missing"), "{e}");
+        v["intervals"] = 3.into();
+        let e = Figures::from_report_json(&v, 1, 1).unwrap_err().to_string();
+        assert!(e.contains("`intervals` is 3, expected an array"), "{e}");
+        // Results written before intervals and MPTCP settings existed.
+        let mut old = serde_json::to_value(&run().scenarios[0]).unwrap();
+        old.as_object_mut().unwrap().remove("mptcp");
+        for rep in old["reps"].as_array_mut().unwrap() {
+            rep["figures"].as_object_mut().unwrap().remove("intervals");
+        }
+        let back: ScenarioResult = serde_json::from_value(old).unwrap();
+        assert!(back.mptcp);
+        assert!(back.reps[0].figures.intervals.is_empty());
+    }
+
+    #[test]
+    fn mptcp_off_points_have_their_own_ratios() {
+        let mut r = run();
+        // a-tfo-tcp and b-tfo-tcp: the TFO-on points again, MPTCP off,
+        // b at half its rate.
+        for base in ["a", "b"] {
+            let mut s = r
+                .scenarios
+                .iter()
+                .find(|s| s.name == format!("{base}-tfo"))
+                .unwrap()
+                .clone();
+            s.name = format!("{base}-tfo-tcp");
+            s.mptcp = false;
+            if base == "b" {
+                for rep in &mut s.reps {
+                    rep.figures.tps_per_core /= 2.0;
+                }
+            }
+            r.scenarios.push(s);
+        }
+        let tcp = r.scenarios.last().unwrap();
+        assert_eq!(tcp.base_name(), "b");
+        assert_eq!(tcp.setting(), "TFO on, MPTCP off");
+        assert_eq!(r.scenarios[0].setting(), "TFO on");
+        // A name that does not follow the pattern is its own base.
+        let mut odd = tcp.clone();
+        odd.name = "b-tcp".into();
+        assert_eq!(odd.base_name(), "b-tcp");
+        let v = r.ratios[0].compute(&r.scenarios);
+        let settings: Vec<(Option<bool>, Option<bool>)> =
+            v.iter().map(|x| (x.tfo, x.mptcp)).collect();
+        assert_eq!(
+            settings,
+            [
+                (Some(true), Some(true)),
+                (Some(true), Some(false)),
+                (Some(false), Some(true))
+            ]
+        );
+        assert_eq!(
+            (v[1].numerator.as_str(), v[1].denominator.as_str()),
+            ("b-tfo-tcp", "a-tfo-tcp")
+        );
+        let on = *v[0].value.as_ref().unwrap();
+        let off = *v[1].value.as_ref().unwrap();
+        assert!((off - on / 2.0).abs() < 1e-9, "{on} {off}");
+    }
+
+    #[test]
     fn results_round_trip_through_json() {
         let r = run();
         let text = serde_json::to_string(&r).unwrap();
@@ -1221,6 +1428,7 @@ mod bench_tests {
                 name: format!("e-{}", if tfo { "tfo" } else { "notfo" }),
                 title: "mptfo bench".into(),
                 tfo,
+                mptcp: true,
                 client_cores: 1,
                 server_cores: 0,
                 reps,

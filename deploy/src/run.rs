@@ -1,8 +1,9 @@
-//! `mptfo lab run`: per scenario, TFO setting and repetition, the server
+//! `mptfo lab run`: per scenario, matrix point (TFO and MPTCP setting) and
+//! repetition, the server
 //! endpoint started in its namespace and awaited until it prints
 //! `listening`, the client run with `--json`, the server stopped (SIGTERM,
 //! then SIGKILL), the JSON and logs kept in the run folder
-//! (`<results>/<lab>-<UTC time>/<scenario>-<tfo|notfo>/<rep>.json`), and
+//! (`<results>/<lab>-<UTC time>/<scenario>-<tfo|notfo>[-tcp]/<rep>.json`), and
 //! the report written by [`crate::report::write_report`].
 //!
 //! Every process is bounded in time (the server by `--duration`, the
@@ -71,6 +72,7 @@ pub struct RunOutcome {
 struct Point<'a> {
     scenario: &'a Scenario,
     tfo: bool,
+    mptcp: bool,
     name: String,
 }
 
@@ -90,10 +92,11 @@ pub fn run(lab: &Lab, o: &RunOptions) -> Result<RunOutcome> {
     let points: Vec<Point> = selected
         .iter()
         .flat_map(|s| {
-            s.run.tfo.iter().map(move |&tfo| Point {
+            s.points().into_iter().map(move |m| Point {
                 scenario: s,
-                tfo,
-                name: format!("{}-{}", s.name, if tfo { "tfo" } else { "notfo" }),
+                tfo: m.tfo,
+                mptcp: m.mptcp,
+                name: m.name,
             })
         })
         .collect();
@@ -126,6 +129,7 @@ pub fn run(lab: &Lab, o: &RunOptions) -> Result<RunOutcome> {
             name: p.name.clone(),
             title: s.title.clone(),
             tfo: p.tfo,
+            mptcp: p.mptcp,
             client_cores,
             server_cores,
             reps: Vec::new(),
@@ -537,6 +541,8 @@ fn endpoint_cmd(c: &RepCtx<'_>, e: &Endpoint, pcap: Option<&Path>) -> Result<Cmd
     let mut dpdk_dir = None;
     let ns = lab.host_of(e).map(str::to_owned);
     let tfo = if c.p.tfo { "on" } else { "off" };
+    let mptcp = if c.p.mptcp { "on" } else { "off" };
+    let rpc = run.requests_per_connection.to_string();
     let dur = fmt_duration(c.duration);
 
     if e.kind == Kind::Bench || e.stack == StackKind::Kernel {
@@ -560,6 +566,10 @@ fn endpoint_cmd(c: &RepCtx<'_>, e: &Endpoint, pcap: Option<&Path>) -> Result<Cmd
                     &run.response_bytes.to_string(),
                     "--tfo",
                     tfo,
+                    "--mptcp",
+                    mptcp,
+                    "--requests-per-connection",
+                    &rpc,
                 ]
                 .map(String::from),
             );
@@ -607,6 +617,10 @@ fn endpoint_cmd(c: &RepCtx<'_>, e: &Endpoint, pcap: Option<&Path>) -> Result<Cmd
                     &run.response_bytes.to_string(),
                     "--tfo",
                     tfo,
+                    "--mptcp",
+                    mptcp,
+                    "--requests-per-connection",
+                    &rpc,
                     "--interval",
                     "1s",
                     "--drain",
@@ -724,4 +738,90 @@ fn endpoint_cmd(c: &RepCtx<'_>, e: &Endpoint, pcap: Option<&Path>) -> Result<Cmd
     }
     argv.extend(e.args.iter().cloned());
     Ok(Cmd { ns, argv, dpdk_dir })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    static STOP: AtomicBool = AtomicBool::new(false);
+
+    fn example() -> Lab {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/examples");
+        Lab::load(&dir.join("versus-kernel.toml"), 2).unwrap()
+    }
+
+    /// The argv of the server and the client of `point` of `scenario`.
+    fn argv(lab: &Lab, scenario: &str, point: &str) -> (Option<Vec<String>>, Vec<String>) {
+        let s = lab.scenarios.iter().find(|s| s.name == scenario).unwrap();
+        let m = s.points().into_iter().find(|p| p.name == point).unwrap();
+        let p = Point {
+            scenario: s,
+            tfo: m.tfo,
+            mptcp: m.mptcp,
+            name: m.name,
+        };
+        let c = RepCtx {
+            lab,
+            p: &p,
+            rep: 1,
+            dir: Path::new("/nonexistent"),
+            json: PathBuf::from("/nonexistent/1.json"),
+            duration: Duration::from_secs(1),
+            exe: Path::new("/usr/bin/mptfo"),
+            stop: &STOP,
+            start_timeout: Duration::from_secs(30),
+        };
+        let server = s
+            .server
+            .map(|i| endpoint_cmd(&c, &lab.endpoints[i], None).unwrap().argv);
+        let client = endpoint_cmd(&c, &lab.endpoints[s.client], None)
+            .unwrap()
+            .argv;
+        (server, client)
+    }
+
+    /// The value after flag `f`.
+    fn flag<'a>(argv: &'a [String], f: &str) -> Option<&'a str> {
+        let i = argv.iter().position(|a| a == f)?;
+        argv.get(i + 1).map(String::as_str)
+    }
+
+    #[test]
+    fn keep_alive_and_mptcp_reach_the_client() {
+        let lab = example();
+        let (server, client) = argv(&lab, "f", "f-tfo-tcp");
+        assert_eq!(flag(&client, "--mptcp"), Some("off"), "{client:?}");
+        assert_eq!(flag(&client, "--requests-per-connection"), Some("100"));
+        assert_eq!(flag(&client, "--tfo"), Some("on"));
+        assert_eq!(flag(&client, "--stack"), Some("kernel"));
+        assert_eq!(flag(&client, "--connections"), Some("8"));
+        // The server takes both, whatever the client offers.
+        let server = server.unwrap();
+        assert_eq!(flag(&server, "--mptcp"), None, "{server:?}");
+        let (_, client) = argv(&lab, "g", "g-tfo");
+        assert_eq!(flag(&client, "--mptcp"), Some("on"));
+        assert_eq!(flag(&client, "--requests-per-connection"), Some("100"));
+        assert!(flag(&client, "--eal").unwrap().contains("net_memif0"));
+        let (_, client) = argv(&lab, "a", "a-notfo");
+        assert_eq!(flag(&client, "--requests-per-connection"), Some("1"));
+        assert_eq!(flag(&client, "--tfo"), Some("off"));
+        let (server, bench) = argv(&lab, "e", "e-tfo");
+        assert!(server.is_none());
+        assert_eq!(bench[3..5], ["/usr/bin/mptfo".to_string(), "bench".into()]);
+        assert_eq!(flag(&bench, "--mptcp"), Some("on"));
+        assert_eq!(flag(&bench, "--requests-per-connection"), Some("1"));
+    }
+
+    #[test]
+    fn an_open_loop_gives_the_rate_instead_of_connections() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/examples");
+        let text = std::fs::read_to_string(dir.join("versus-kernel.toml"))
+            .unwrap()
+            .replacen("connections = 8", "rate = 2500", 1);
+        let lab = Lab::parse(&text, 2).unwrap();
+        let (_, client) = argv(&lab, "c", "c-tfo");
+        assert_eq!(flag(&client, "--rate"), Some("2500"), "{client:?}");
+        assert_eq!(flag(&client, "--connections"), None);
+    }
 }
