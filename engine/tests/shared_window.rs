@@ -72,8 +72,9 @@ fn client_write_all(p: &mut Pair, conn: ConnId, data: &[u8], total: usize, max_m
 /// advertised before (the sender never moves the edge left, so the bound
 /// is the largest edge so far); every byte arrives once and in order; both
 /// subflows carry data; the shared window is what limited the sender. Loss
-/// on path 2 leaves data-level holes: the out-of-order bytes narrow the
-/// advertised window, and when it reopens the update goes on both paths.
+/// on path 2 leaves data-level holes: the bytes held out of order do not
+/// narrow the advertised window (it stays the whole receive window from
+/// the DATA_ACK), so the hole stays sendable on either path.
 #[test]
 fn bulk_transfer_stays_within_shared_window() {
     let scfg = StackConfig {
@@ -121,6 +122,7 @@ fn bulk_transfer_stays_within_shared_window() {
         "both subflows: {stats:?}"
     );
     assert!(p.client.stack.counters().mptcp_snd_wnd_shared > 0);
+    let held_out_of_order = p.server.stack.counters().mptcp_ofo_queue > 0;
 
     let pk = p.packets();
     let key_a = pk
@@ -142,9 +144,6 @@ fn bulk_transfer_stays_within_shared_window() {
     }
     let mut edge: Option<DataSeq> = None;
     let mut checked = 0;
-    let mut below_full = false;
-    let mut last_wnd = RECV_WINDOW;
-    let mut reopened = Vec::new();
     for x in &pk {
         if x.syn() || x.rst() {
             continue;
@@ -156,14 +155,11 @@ fn bulk_transfer_stays_within_shared_window() {
                 };
                 let ack = a.expand(edge.unwrap_or(idsn_a));
                 let wnd = (x.window as u32) << shift[&x.dst_ip];
-                assert!(wnd <= RECV_WINDOW, "window {wnd} above recv_window");
-                if wnd < RECV_WINDOW {
-                    below_full = true;
-                }
-                if last_wnd < RECV_WINDOW / 4 && wnd >= RECV_WINDOW / 2 {
-                    reopened.push(x.t);
-                }
-                last_wnd = wnd;
+                let unit = 1u32 << shift[&x.dst_ip];
+                assert!(
+                    wnd <= RECV_WINDOW && wnd + unit > RECV_WINDOW,
+                    "window {wnd}: the whole recv_window {RECV_WINDOW} expected"
+                );
                 let e = ack + wnd as usize;
                 if edge.is_none_or(|cur| e > cur) {
                     edge = Some(e);
@@ -195,10 +191,7 @@ fn bulk_transfer_stays_within_shared_window() {
         }
     }
     assert!(checked > 600, "checked {checked} data segments");
-    assert!(
-        below_full,
-        "out-of-order data narrowed the advertised window"
-    );
+    assert!(held_out_of_order, "loss on path 2 left data-level holes");
 }
 
 // --- A hand-played server: the sender's edge and zero-window reopening.

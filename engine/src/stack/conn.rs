@@ -160,12 +160,8 @@ pub struct Conn<B> {
     pub peer_fin_dsn: Option<DataSeq>,
     /// A DATA_ACK change not yet sent to the peer.
     pub data_ack_pending: bool,
-    /// Bytes held in `ooo` (they use up the connection-level window).
+    /// Bytes held in `ooo` (all inside the receive window).
     pub ooo_bytes: usize,
-    /// The connection-level window we advertise went small: a window
-    /// update is due once it opens again.
-    pub rcv_wnd_small: bool,
-
     // Fallback after the handshake (RFC 8684 §3.7).
     /// Our send direction went plain: the infinite mapping we send.
     pub tx_fallback: Option<TxFallback>,
@@ -246,7 +242,6 @@ impl<B: Buf> Conn<B> {
             peer_fin_dsn: None,
             data_ack_pending: false,
             ooo_bytes: 0,
-            rcv_wnd_small: false,
             tx_fallback: None,
             rx_fallback: None,
             mp_fail_sent: None,
@@ -357,10 +352,16 @@ impl<B: Buf> Conn<B> {
         Some(end.diff(self.snd_nxt).max(0) as usize)
     }
 
-    /// The connection-level receive window we advertise on every subflow:
-    /// `recv_window` less what the data level holds out of order.
+    /// The connection-level receive window we advertise on every subflow,
+    /// from the DATA_ACK: all of `recv_window`. In-order data goes to the
+    /// application at once, and data held out of order lies inside
+    /// `[rcv_nxt, rcv_nxt + recv_window)` (anything beyond is dropped on
+    /// arrival), so it takes no room the peer could still send into: the
+    /// right edge never moves left, and the bytes of the hole stay
+    /// sendable on every subflow (subtracting them stalled a multipath
+    /// connection whose reinjected, overlapping segments filled the count).
     pub fn rcv_window(&self, recv_window: u32) -> u32 {
-        recv_window.saturating_sub(self.ooo_bytes.min(u32::MAX as usize) as u32)
+        recv_window
     }
 
     /// Both DATA_FINs exchanged and acknowledged (RFC 8684 §3.3.3): the

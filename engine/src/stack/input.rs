@@ -1836,13 +1836,19 @@ impl<B: Buf> Stack<B> {
         c.data_ack_pending = true;
         let recv_window = self.cfg.recv_window;
         if dsn > c.rcv_nxt {
+            // Held until the hole fills: only what lies inside the window.
+            let edge = c.rcv_nxt + c.rcv_window(recv_window) as usize;
+            if dsn >= edge {
+                self.counters.mptcp_no_dss_in_window += 1;
+                return;
+            }
+            if end > edge {
+                data.trim_back(end - edge);
+            }
             self.counters.mptcp_ofo_queue += 1;
             if let std::collections::btree_map::Entry::Vacant(e) = c.ooo.entry(dsn.0) {
                 c.ooo_bytes += data.len();
                 e.insert(data);
-            }
-            if c.rcv_window(recv_window) < recv_window / 4 {
-                c.rcv_wnd_small = true;
             }
             return;
         }
@@ -1869,20 +1875,6 @@ impl<B: Buf> Stack<B> {
             d.trim_front(c.rcv_nxt - DataSeq(k));
             c.rcv_nxt = e;
             self.events.push_back(Event::Data { conn: ck, data: d });
-        }
-        // The window was small and opened again: tell the peer now on
-        // every subflow (a window update), not at the next delayed ACK.
-        let c = &mut self.conns[ck];
-        if c.rcv_wnd_small && c.rcv_window(recv_window) >= recv_window / 2 {
-            c.rcv_wnd_small = false;
-            let subs = c.subflows.clone();
-            for sk in subs {
-                if let Some(sf) = self.subflows.get_mut(sk) {
-                    if sf.state.is_synchronized() {
-                        sf.ack_now = true;
-                    }
-                }
-            }
         }
     }
 
