@@ -75,6 +75,8 @@ pub struct TimerWheel<T: Copy> {
     mask: u64,
     /// Last tick fully processed: every timer with `due <= cur` has fired.
     cur: u64,
+    /// Start of the tick after `cur`, ns (saturating).
+    cur_end_ns: u64,
     /// Latest `now` seen, ns.
     now: u64,
     /// List heads; index `slots` is the due-now list (scheduled in the past).
@@ -83,6 +85,10 @@ pub struct TimerWheel<T: Copy> {
     slot_min: Vec<u64>,
     /// Bit per slot: list non-empty.
     occupied: Vec<u64>,
+    /// Lower bound of the instants at which a timer on a slot list fires
+    /// (its due tick times `tick`; `u64::MAX` if none), ns: until the clock
+    /// reaches it, an [`advance`](Self::advance) has no slot to look at.
+    next_fire_ns: u64,
     nodes: Slab<Node<T>>,
     next_seq: u64,
     scratch: Vec<(u64, u64, T)>,
@@ -112,10 +118,12 @@ impl<T: Copy> TimerWheel<T> {
             tick_ns,
             mask: slots as u64 - 1,
             cur: start.0 / tick_ns,
+            cur_end_ns: (start.0 / tick_ns + 1).saturating_mul(tick_ns),
             now: start.0,
             heads: vec![NIL; slots + 1],
             slot_min: vec![u64::MAX; slots],
             occupied: vec![0; slots.div_ceil(64)],
+            next_fire_ns: u64::MAX,
             nodes: Slab::with_capacity(capacity),
             next_seq: 0,
             scratch: Vec::new(),
@@ -205,14 +213,31 @@ impl<T: Copy> TimerWheel<T> {
     /// is due to `out`, sorted by deadline (ties: scheduling order). Returns
     /// how many fired. A `now` earlier than a previous one is treated as the
     /// previous one.
+    ///
+    /// When nothing can be due (the common case of a busy loop) this is a
+    /// few comparisons, and a division once per tick.
+    #[inline]
     pub fn advance(&mut self, now: Instant, out: &mut Vec<T>) -> usize {
         let now_ns = now.0.max(self.now);
         self.now = now_ns;
+        if now_ns < self.next_fire_ns && self.heads[self.slot_min.len()] == NIL {
+            if now_ns >= self.cur_end_ns {
+                // No slot up to this tick holds a timer due by it.
+                self.set_cur(now_ns / self.tick_ns);
+            }
+            return 0;
+        }
+        self.advance_slots(now_ns, out)
+    }
+
+    /// The part of [`advance`](Self::advance) that fires timers.
+    #[inline(never)]
+    fn advance_slots(&mut self, now_ns: u64, out: &mut Vec<T>) -> usize {
         let target = now_ns / self.tick_ns;
         let n = self.slots();
+        let imm = n;
 
         // Timers scheduled in the past.
-        let imm = n;
         let mut idx = self.heads[imm];
         while idx != NIL {
             let next = self.node_at(idx).next;
@@ -231,7 +256,8 @@ impl<T: Copy> TimerWheel<T> {
                 self.process_range(start, n, target);
                 self.process_range(0, end - n, target);
             }
-            self.cur = target;
+            self.set_cur(target);
+            self.next_fire_ns = self.first_possible_tick().saturating_mul(self.tick_ns);
         }
 
         let fired = self.scratch.len();
@@ -274,6 +300,25 @@ impl<T: Copy> TimerWheel<T> {
     }
 
     // ---- internals -------------------------------------------------------
+
+    fn set_cur(&mut self, tick: u64) {
+        self.cur = tick;
+        self.cur_end_ns = tick.saturating_add(1).saturating_mul(self.tick_ns);
+    }
+
+    /// The earliest tick a timer on a slot list can be due at: every one is
+    /// due after `cur`, in the first tick after `cur` that maps to its slot
+    /// or a later revolution, so the first occupied slot after `cur` bounds
+    /// them all (`u64::MAX` if no slot is occupied).
+    fn first_possible_tick(&self) -> u64 {
+        let n = self.slots();
+        let start = ((self.cur + 1) & self.mask) as usize;
+        let s = find_set(&self.occupied, start, n).or_else(|| find_set(&self.occupied, 0, start));
+        match s {
+            Some(s) => self.cur + ((s as u64).wrapping_sub(start as u64) & self.mask) + 1,
+            None => u64::MAX,
+        }
+    }
 
     fn due_tick(&self, deadline_ns: u64) -> u64 {
         deadline_ns.div_ceil(self.tick_ns)
@@ -324,6 +369,7 @@ impl<T: Copy> TimerWheel<T> {
         self.heads[list] = index;
         if list < self.slots() {
             self.slot_min[list] = self.slot_min[list].min(due);
+            self.next_fire_ns = self.next_fire_ns.min(due.saturating_mul(self.tick_ns));
             self.set_bit(list);
         }
     }

@@ -30,6 +30,12 @@ pub const RX_BURST: usize = 32;
 /// Buffers the stack keeps at hand for frames and written data.
 pub const BUFFER_CACHE: usize = 512;
 
+/// The buffer cache is topped up only once it fell this far below
+/// [`BUFFER_CACHE`]: a loop with little traffic pays one comparison per
+/// refill point, and the buffers it takes come in runs. One receive burst
+/// leaves well over `BUFFER_CACHE - REFILL_SLACK` at hand.
+const REFILL_SLACK: usize = RX_BURST;
+
 /// Most receive bursts per port in one iteration (keeps the loop's latency
 /// bounded under load).
 const MAX_BURSTS_PER_POLL: usize = 8;
@@ -47,6 +53,8 @@ pub struct Worker<P: Port, A: App<P>> {
     tx: Vec<P::Buf>,
     /// Frames the ports did not accept yet, per port.
     backlog: Vec<Vec<P::Buf>>,
+    /// Some port's backlog holds frames (the last transmit left some).
+    backlogged: bool,
 }
 
 impl<P: Port, A: App<P>> Worker<P, A> {
@@ -60,11 +68,23 @@ impl<P: Port, A: App<P>> Worker<P, A> {
             rx: Vec::with_capacity(RX_BURST),
             tx: Vec::with_capacity(RX_BURST),
             backlog,
+            backlogged: false,
         }
     }
 
-    /// Tops the stack's buffer cache up from the first port's pool.
+    /// Tops the stack's buffer cache up from the first port's pool, once
+    /// it fell [`REFILL_SLACK`] below [`BUFFER_CACHE`] (or a write waits
+    /// for buffers).
+    #[inline(always)]
     fn refill(&mut self) {
+        if self.stack.cached_buffers() <= BUFFER_CACHE - REFILL_SLACK || self.stack.buffer_waiting()
+        {
+            self.top_up();
+        }
+    }
+
+    #[inline(never)]
+    fn top_up(&mut self) {
         if let Some(p) = self.ports.first_mut() {
             self.stack.refill(BUFFER_CACHE, || p.alloc());
         }
@@ -111,17 +131,28 @@ impl<P: Port, A: App<P>> Worker<P, A> {
     /// it was built for (the subflow's), port 0 for an interface without a
     /// port of its own.
     fn transmit(&mut self) {
+        if self.stack.tx_pending() == 0 && !self.backlogged {
+            return;
+        }
         if self.ports.is_empty() {
             self.stack.take_tx(&mut self.tx);
             self.tx.clear();
             return;
         }
-        self.stack.take_tx_per_iface(&mut self.backlog);
+        if let [backlog] = self.backlog.as_mut_slice() {
+            // One port: every frame goes out on it.
+            self.stack.take_tx(backlog);
+        } else {
+            self.stack.take_tx_per_iface(&mut self.backlog);
+        }
+        let mut left = false;
         for (port, backlog) in self.ports.iter_mut().zip(self.backlog.iter_mut()) {
             if !backlog.is_empty() {
                 port.tx_burst(backlog);
+                left |= !backlog.is_empty();
             }
         }
+        self.backlogged = left;
     }
 
     /// The earliest time this worker has something to do on its own

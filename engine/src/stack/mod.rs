@@ -128,7 +128,9 @@ pub enum StackError {
     /// No local address of the right family is configured.
     #[error("no local address for that destination")]
     NoLocalAddress,
-    /// Every local port for that destination is in use.
+    /// No free local port for that destination: every port the bounded
+    /// search looked at is in use (open or in TIME_WAIT). A later call
+    /// looks further (see `Stack::connect`).
     #[error("no free local port")]
     NoFreePort,
     /// The buffer cache is empty (the port's pool is exhausted).
@@ -209,6 +211,23 @@ const TIMER_BUFFERS: usize = 4;
 /// Ephemeral port range (Linux default `ip_local_port_range`).
 const EPHEMERAL: core::ops::RangeInclusive<u16> = 32768..=60999;
 
+/// Ports of this core an ephemeral-port search looks at (about `cores`
+/// times as many ports are looked at in all).
+const PORT_TRIES: u32 = 64;
+
+/// Of those, ports looked at from the oldest one while the previous search
+/// found none free (the rest continue that search's sweep of the range).
+const PORT_RETRY_TRIES: u32 = 4;
+
+/// The ephemeral port after `p` (wrapping at the end of the range).
+fn next_ephemeral(p: u16) -> u16 {
+    if p >= *EPHEMERAL.end() || p < *EPHEMERAL.start() {
+        *EPHEMERAL.start()
+    } else {
+        p + 1
+    }
+}
+
 /// The stack of one core.
 pub struct Stack<B: Buf> {
     cfg: StackConfig,
@@ -251,7 +270,12 @@ pub struct Stack<B: Buf> {
     /// Retransmission queues of removed subflows, emptied, for new ones.
     spare_rtx: Vec<VecDeque<subflow::TxSegment<B>>>,
     rng: u64,
+    /// Where the next ephemeral-port search starts: just past the last
+    /// port taken (the oldest ports of the range).
     next_port: u16,
+    /// While ephemeral-port searches find nothing free: where the next
+    /// one goes on sweeping the range (see [`Stack::free_port`]).
+    port_sweep: Option<u16>,
     now: Instant,
     /// Path manager endpoints and limits (Linux `ip mptcp endpoint` /
     /// `ip mptcp limits`).
@@ -325,6 +349,7 @@ impl<B: Buf> Stack<B> {
             spare_rtx: Vec::new(),
             rng,
             next_port,
+            port_sweep: None,
             now,
             pm_cfg: crate::mp::pm::PmConfig::default(),
         }
@@ -505,6 +530,12 @@ impl<B: Buf> Stack<B> {
     /// Buffers in the stack's cache.
     pub fn cached_buffers(&self) -> usize {
         self.pool.len()
+    }
+
+    /// Whether a write waits for buffers (see [`Stack::refill`]).
+    #[inline]
+    pub(crate) fn buffer_waiting(&self) -> bool {
+        !self.buffer_waiters.is_empty()
     }
 
     /// Tops the buffer cache up to `target` buffers from `alloc` (the
@@ -841,15 +872,59 @@ impl<B: Buf> Stack<B> {
         self.ifaces.iter().position(|i| i.addrs.contains(&addr))
     }
 
+    /// An ephemeral port for a subflow from `local` to `remote`, or `None`
+    /// when none of the ports this call looks at is free (the caller tries
+    /// again later, e.g. once a TIME_WAIT ended).
+    ///
+    /// Ports are taken in order, so they also leave TIME_WAIT in about that
+    /// order: the search starts just past the last port taken, where the
+    /// oldest ones are. It is bounded ([`PORT_TRIES`] ports of this core):
+    /// at the port cap a refused connect costs a few table lookups, not a
+    /// walk over the whole range. While searches fail, each looks at the
+    /// oldest ports first ([`PORT_RETRY_TRIES`]) and then sweeps on through
+    /// the range from where the previous one stopped, so that ports freed
+    /// out of order (or a run of long-lived connections at the oldest end)
+    /// are found within a bounded number of calls.
     fn free_port(&mut self, local: IpAddr, remote: SocketAddr) -> Option<u16> {
-        let span = (*EPHEMERAL.end() - *EPHEMERAL.start()) as u32 + 1;
-        for _ in 0..span {
-            let p = self.next_port;
-            self.next_port = if p >= *EPHEMERAL.end() {
-                *EPHEMERAL.start()
-            } else {
-                p + 1
-            };
+        // Of every `cores` ports about one maps to this core.
+        let per_try = if self.cores <= 1 { 1 } else { self.cores };
+        let (first, sweep) = match self.port_sweep {
+            None => (PORT_TRIES, 0),
+            Some(_) => (PORT_RETRY_TRIES, PORT_TRIES - PORT_RETRY_TRIES),
+        };
+        let oldest = self.next_port;
+        let found = match self.search_ports(local, remote, oldest, first * per_try) {
+            Ok(p) => Some(p),
+            Err(after_oldest) => {
+                let from = self.port_sweep.unwrap_or(after_oldest);
+                match self.search_ports(local, remote, from, sweep * per_try) {
+                    Ok(p) => Some(p),
+                    Err(stopped) => {
+                        self.port_sweep = Some(stopped);
+                        None
+                    }
+                }
+            }
+        };
+        if let Some(p) = found {
+            self.next_port = next_ephemeral(p);
+            self.port_sweep = None;
+        }
+        found
+    }
+
+    /// Looks at `count` consecutive ephemeral ports from `from` (wrapping)
+    /// for one that maps to this core and is not in use. `Err` carries the
+    /// port after the last one looked at.
+    fn search_ports(
+        &self,
+        local: IpAddr,
+        remote: SocketAddr,
+        from: u16,
+        count: u32,
+    ) -> Result<u16, u16> {
+        let mut p = from;
+        for _ in 0..count {
             let t = FourTuple {
                 src_addr: local,
                 src_port: p,
@@ -863,10 +938,11 @@ impl<B: Buf> Stack<B> {
                 crate::shard::core_of(&f, self.cores as usize) == self.core as usize
             };
             if ours && !self.tuples.contains_key(&t) {
-                return Some(p);
+                return Ok(p);
             }
+            p = next_ephemeral(p);
         }
-        None
+        Err(p)
     }
 
     /// Opens a connection to `remote`. With `data`, the connection is opened
@@ -874,6 +950,11 @@ impl<B: Buf> Stack<B> {
     /// cookie is cached (else a cookie is requested and the data follows
     /// the handshake). With `opts.deferred`, no SYN leaves until the first
     /// [`Stack::send`], whose data rides in it (like `TCP_FASTOPEN_CONNECT`).
+    ///
+    /// Without `opts.local_port` an ephemeral port is picked by a bounded
+    /// search: at the port cap (every port open or in TIME_WAIT) the call
+    /// fails fast with [`StackError::NoFreePort`]; retry later, each retry
+    /// looks at the oldest ports again and a further part of the range.
     pub fn connect(
         &mut self,
         remote: SocketAddr,
@@ -1059,12 +1140,23 @@ impl<B: Buf> Stack<B> {
 
     /// Moves time to `now`: runs expired timers (retransmissions, delayed
     /// ACKs, TIME_WAIT) and sends what became due.
+    #[inline]
     pub fn advance(&mut self, now: Instant) {
         if now > self.now {
             self.now = now;
         }
+        if self.timers.advance(self.now, &mut self.fired) == 0 && self.dirty.is_empty() {
+            // Nothing due and nothing to send: the common case of a busy
+            // loop between two ticks.
+            return;
+        }
+        self.run_timers();
+    }
+
+    /// Acts on the timers [`Stack::advance`] found due, then sends.
+    #[inline(never)]
+    fn run_timers(&mut self) {
         let mut fired = std::mem::take(&mut self.fired);
-        self.timers.advance(self.now, &mut fired);
         for t in fired.drain(..) {
             // A burst loss leaves many connections with the same
             // retransmission deadline. Once the buffer cache is dry, what
@@ -1388,4 +1480,130 @@ fn splitmix(state: &mut u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^ (z >> 31)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mptfo_nic::MemBuf;
+    use std::net::Ipv4Addr;
+
+    const LOCAL: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
+
+    fn remote() -> SocketAddr {
+        SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)), 80)
+    }
+
+    fn stack(core: u32, cores: u32) -> Stack<MemBuf> {
+        let iface = Interface {
+            mac: [2, 0, 0, 0, 0, 1],
+            addrs: vec![LOCAL],
+            default_peer_mac: [2, 0, 0, 0, 0, 2],
+            checksum: ChecksumCaps::default(),
+        };
+        Stack::new(
+            StackConfig::default(),
+            vec![iface],
+            core,
+            cores,
+            7,
+            Instant::ZERO,
+        )
+    }
+
+    /// Marks local port `p` in use (as an open or TIME_WAIT subflow would).
+    fn hold(s: &mut Stack<MemBuf>, p: u16) {
+        let t = FourTuple {
+            src_addr: LOCAL,
+            src_port: p,
+            dst_addr: remote().ip(),
+            dst_port: remote().port(),
+        };
+        s.tuples.insert(t, Key { index: 0, gen: 0 });
+    }
+
+    fn release(s: &mut Stack<MemBuf>, p: u16) {
+        let t = FourTuple {
+            src_addr: LOCAL,
+            src_port: p,
+            dst_addr: remote().ip(),
+            dst_port: remote().port(),
+        };
+        s.tuples.remove(&t);
+    }
+
+    #[test]
+    fn ports_are_taken_in_order_and_skip_ports_in_use() {
+        let mut s = stack(0, 1);
+        let first = s.next_port;
+        hold(&mut s, next_ephemeral(first));
+        assert_eq!(s.free_port(LOCAL, remote()), Some(first));
+        hold(&mut s, first);
+        let third = next_ephemeral(next_ephemeral(first));
+        assert_eq!(s.free_port(LOCAL, remote()), Some(third));
+        assert_eq!(next_ephemeral(*EPHEMERAL.end()), *EPHEMERAL.start());
+    }
+
+    #[test]
+    fn search_at_the_port_cap_is_bounded_and_retries_the_oldest_port() {
+        let mut s = stack(0, 1);
+        for p in EPHEMERAL {
+            hold(&mut s, p);
+        }
+        let oldest = s.next_port;
+        assert_eq!(s.free_port(LOCAL, remote()), None);
+        assert_eq!(s.next_port, oldest, "a failed search keeps the oldest port");
+        assert_eq!(s.port_sweep, Some(oldest + PORT_TRIES as u16));
+        assert_eq!(s.free_port(LOCAL, remote()), None);
+        let swept = oldest + (2 * PORT_TRIES - PORT_RETRY_TRIES) as u16;
+        assert_eq!(s.port_sweep, Some(swept));
+        // The oldest port leaves TIME_WAIT first: the next search takes it.
+        release(&mut s, oldest);
+        assert_eq!(s.free_port(LOCAL, remote()), Some(oldest));
+        assert_eq!(s.port_sweep, None);
+        assert_eq!(s.next_port, oldest + 1);
+    }
+
+    #[test]
+    fn a_port_freed_far_from_the_oldest_is_found_by_the_sweep() {
+        let mut s = stack(0, 1);
+        for p in EPHEMERAL {
+            hold(&mut s, p);
+        }
+        // Free one port just behind the oldest: only a sweep over the
+        // whole range reaches it.
+        let oldest = s.next_port;
+        let far = if oldest > *EPHEMERAL.start() {
+            oldest - 1
+        } else {
+            *EPHEMERAL.end()
+        };
+        release(&mut s, far);
+        let span = (*EPHEMERAL.end() - *EPHEMERAL.start()) as u32 + 1;
+        let per_call = PORT_TRIES - PORT_RETRY_TRIES;
+        let mut calls = 0;
+        let got = loop {
+            calls += 1;
+            assert!(calls <= span / per_call + 3, "sweep never reached the port");
+            if let Some(p) = s.free_port(LOCAL, remote()) {
+                break p;
+            }
+        };
+        assert_eq!(got, far);
+        assert!(calls > 2, "found only after sweeping");
+        assert_eq!(s.next_port, next_ephemeral(far));
+    }
+
+    #[test]
+    fn with_several_cores_only_ports_of_this_core_are_taken() {
+        for core in 0..2 {
+            let mut s = stack(core, 2);
+            for _ in 0..50 {
+                let p = s.free_port(LOCAL, remote()).expect("a free port");
+                let f = crate::shard::Tuple::new(SocketAddr::new(LOCAL, p), remote());
+                assert_eq!(crate::shard::core_of(&f, 2), core as usize);
+                hold(&mut s, p);
+            }
+        }
+    }
 }
