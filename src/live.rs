@@ -861,6 +861,31 @@ fn in_subnet(p: &IpPrefix, ip: IpAddr) -> bool {
     }
 }
 
+/// Worker `k` of `n`: its queue pair on every port, each behind that
+/// port's steering step, and its stack with an interface per port.
+#[allow(clippy::type_complexity)]
+fn steered_worker<'s, 'q>(
+    a: &DpdkArgs,
+    queues: Vec<DpdkQueue<'q>>,
+    steering: &'s [Steering<<DpdkQueue<'q> as Port>::Buf>],
+    cfg: StackConfig,
+    clock: &Clock,
+    k: usize,
+    n: usize,
+) -> Result<(
+    Vec<SteeredPort<'s, DpdkQueue<'q>>>,
+    Stack<<DpdkQueue<'q> as Port>::Buf>,
+)> {
+    let ports: Vec<SteeredPort<'s, DpdkQueue<'q>>> = queues
+        .into_iter()
+        .zip(steering)
+        .map(|(q, st)| SteeredPort::new(q, k, st))
+        .collect();
+    let further: Vec<&SteeredPort<'s, DpdkQueue<'q>>> = ports[1..].iter().collect();
+    let stack = make_stack_on(a, &ports[0], &further, cfg, clock, k as u32, n as u32)?;
+    Ok((ports, stack))
+}
+
 /// [`make_stack`] with further ports (`extra`, in `--extra-port` order),
 /// one interface each, and the path-manager endpoints and limits.
 #[allow(clippy::too_many_arguments)]
@@ -1507,16 +1532,8 @@ fn serve_workers<'a>(
                 .spawn_scoped(s, move || -> Result<ServeOutcome> {
                     let r = (|| {
                         let (_lcore, pinned) = enter_worker(eal, "serve", k, cpu)?;
-                        let ports: Vec<SteeredPort<'_, DpdkQueue<'_>>> = qs
-                            .into_iter()
-                            .zip(steering)
-                            .map(|(q, st)| SteeredPort::new(q, k, st))
-                            .collect();
-                        let further: Vec<&SteeredPort<'_, DpdkQueue<'_>>> =
-                            ports[1..].iter().collect();
-                        let stack = make_stack_on(
-                            &a.dpdk, &ports[0], &further, cfg, &clock, k as u32, n as u32,
-                        )?;
+                        let (ports, stack) =
+                            steered_worker(&a.dpdk, qs, steering, cfg, &clock, k, n)?;
                         let mut w = Worker::new(stack, ports, ServeApp::new(mode));
                         w.stack.listen(a.listen);
                         ready.fetch_add(1, Ordering::SeqCst);
@@ -1929,16 +1946,8 @@ fn loadgen_workers<'a>(
                 .spawn_scoped(s, move || -> Result<LoadgenOutcome> {
                     let r = (|| {
                         let (_lcore, pinned) = enter_worker(eal, "loadgen", k, cpu)?;
-                        let ports: Vec<SteeredPort<'_, DpdkQueue<'_>>> = qs
-                            .into_iter()
-                            .zip(steering)
-                            .map(|(q, st)| SteeredPort::new(q, k, st))
-                            .collect();
-                        let further: Vec<&SteeredPort<'_, DpdkQueue<'_>>> =
-                            ports[1..].iter().collect();
-                        let stack = make_stack_on(
-                            &a.dpdk, &ports[0], &further, cfg, &clock, k as u32, n as u32,
-                        )?;
+                        let (ports, stack) =
+                            steered_worker(&a.dpdk, qs, steering, cfg, &clock, k, n)?;
                         let idle = my.transactions == Some(0);
                         let app = LoadgenApp::new(my, clock.clone()).with_shard(local, k, n);
                         let mut w = Worker::new(stack, ports, app);
